@@ -1,0 +1,1 @@
+"""venueshare: a booking engine for shared community venues."""

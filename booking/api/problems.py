@@ -1,0 +1,81 @@
+"""The one place that turns errors into RFC 9457 problem+json responses."""
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
+
+from booking.errors import VenueshareError
+
+log = logging.getLogger("venueshare")
+
+PROBLEM_JSON = "application/problem+json"
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+# Validation messages that carry their own code as "<code>: ..." (see booking/schemas/common.py).
+CODED_VALIDATION_MESSAGES = ("naive_datetime",)
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": f"urn:venueshare:problem:{code}", "title": title, "status": status, "code": code}
+    body["detail"] = detail
+    body.update(extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def on_domain_error(_: Request, error: VenueshareError) -> Response:
+    return problem(error.status, error.code, error.title, error.detail, **error.extra)
+
+
+def on_validation_error(_: Request, error: ValidationException) -> Response:
+    errors = [
+        {
+            "field": item.get("key", ""),
+            "source": str(item.get("source", "body")),
+            "message": item.get("message", ""),
+        }
+        for item in (error.extra if isinstance(error.extra, list) else [])
+    ]
+    for code in CODED_VALIDATION_MESSAGES:
+        hits = [item for item in errors if item["message"].startswith(f"{code}:")]
+        if hits:
+            message = hits[0]["message"].split(":", 1)[1].strip()
+            return problem(HTTP_422_UNPROCESSABLE_ENTITY, code, "Invalid timestamp", message, errors=hits)
+    if not errors:  # the body could not be decoded at all
+        return problem(400, "malformed_body", "Malformed request body", error.detail)
+    fields = ", ".join(item["field"] or "body" for item in errors)
+    return problem(HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", f"invalid: {fields}", errors=errors)
+
+
+def on_http_error(_: Request, error: HTTPException) -> Response:
+    code = HTTP_CODES.get(error.status_code, "http_error")
+    return problem(error.status_code, code, code.replace("_", " ").capitalize(), error.detail)
+
+
+def on_unexpected_error(request: Request, error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(500, "internal_error", "Internal server error", "the server failed; nothing was changed")
+
+
+EXCEPTION_HANDLERS = {
+    VenueshareError: on_domain_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected_error,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType"]

@@ -1,0 +1,60 @@
+"""The Litestar application. Nothing connects at import: the engine opens in the lifespan."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from litestar import Litestar, Router, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from booking.api.bookings import BookingController
+from booking.api.deps import DEPENDENCIES
+from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
+from booking.api.problems import EXCEPTION_HANDLERS
+from booking.config import Settings
+from booking.db import create_engine, sessionmakers
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@get("/health", tags=["meta"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
+        app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[
+            RegionController,
+            OrganisationController,
+            VenueController,
+            SpaceController,
+            BookingController,
+        ],
+    )
+    return Litestar(
+        route_handlers=[api, health],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[database],
+        state=State({"clock": clock}),
+        openapi_config=OpenAPIConfig(title="venueshare", version="1", path="/schema"),
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
+    return create_app(Settings.from_env())

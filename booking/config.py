@@ -1,0 +1,34 @@
+"""One Settings object, read from the environment once and passed in."""
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/venueshare.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Connections per API worker process (PostgreSQL); SQLite serialises writers anyway.
+    pool_size: int = 20
+    # Log every SQL statement (debugging only).
+    echo_sql: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=normalise_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            pool_size=int(env.get("VENUESHARE_POOL_SIZE", "20")),
+            echo_sql=env.get("VENUESHARE_ECHO_SQL", "") in {"1", "true", "yes"},
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the async driver this project uses."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url

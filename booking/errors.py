@@ -1,0 +1,69 @@
+"""The error tree. Every error has an HTTP status and a stable snake_case code.
+
+Services raise these; ``booking/api/problems.py`` renders them as RFC 9457 problem+json.
+"""
+
+from typing import Any, ClassVar
+
+
+class VenueshareError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(VenueshareError):
+    status, code, title = 404, "not_found", "Not found"
+
+    def __init__(self, resource: str, resource_id: object) -> None:
+        super().__init__(f"{resource} {resource_id} does not exist", resource=resource, id=resource_id)
+
+
+class InvalidRequest(VenueshareError):
+    """A request that cannot be valid; ``errors`` names each offending field."""
+
+    status, code, title = 422, "invalid_request", "Invalid request"
+
+    def __init__(self, detail: str, *, field: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail, errors=errors or [{"field": field, "message": detail}])
+
+
+class NaiveDatetime(VenueshareError):
+    status, code, title = 422, "naive_datetime", "Timestamp without a UTC offset"
+
+
+class StartsInPast(VenueshareError):
+    status, code, title = 422, "starts_in_past", "Booking starts in the past"
+
+
+class CapacityExceeded(VenueshareError):
+    status, code, title = 422, "capacity_exceeded", "More attendees than the space holds"
+
+
+class InvalidParent(VenueshareError):
+    status, code, title = 422, "invalid_parent", "Invalid parent"
+
+
+class InvalidStateTransition(VenueshareError):
+    status, code, title = 409, "invalid_state_transition", "Not allowed in the current state"
+
+
+class InUse(VenueshareError):
+    status, code, title = 409, "in_use", "Still referenced"
+
+
+class BookingConflict(VenueshareError):
+    status, code, title = 409, "booking_conflict", "The space is already booked"
+
+
+class IdempotencyKeyReused(VenueshareError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused with another body"
+
+
+class IdempotencyKeyInvalid(VenueshareError):
+    status, code, title = 422, "invalid_idempotency_key", "Invalid Idempotency-Key"

@@ -1,0 +1,26 @@
+"""SQLModel tables, one module per aggregate."""
+
+from booking.models.bookings import SLOT_HOLDING_STATES, Booking, BookingState, Occurrence
+from booking.models.idempotency import IdempotencyKey
+from booking.models.organisations import Organisation, OrganisationKind
+from booking.models.regions import PARENT_LEVEL, Region, RegionLevel
+from booking.models.spaces import Space, SpaceKind
+from booking.models.venues import DEFAULT_TIMEZONE, Venue, VenueKind
+
+__all__ = [
+    "DEFAULT_TIMEZONE",
+    "PARENT_LEVEL",
+    "SLOT_HOLDING_STATES",
+    "Booking",
+    "BookingState",
+    "IdempotencyKey",
+    "Occurrence",
+    "Organisation",
+    "OrganisationKind",
+    "Region",
+    "RegionLevel",
+    "Space",
+    "SpaceKind",
+    "Venue",
+    "VenueKind",
+]

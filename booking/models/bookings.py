@@ -1,0 +1,55 @@
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from booking.models.base import UTCDateTime
+
+
+class BookingState(StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+    completed = "completed"
+    released = "released"
+
+
+# Occurrences in these states hold their slot: the database refuses any other holding
+# occurrence whose buffered range overlaps theirs on the same leaf space. Pending requests
+# do not hold a slot; they compete until one is approved.
+SLOT_HOLDING_STATES: tuple[str, ...] = (BookingState.confirmed.value, BookingState.completed.value)
+
+
+class Booking(SQLModel, table=True):
+    """A request by an organisation for a space; its occurrences carry the dated instances."""
+
+    __tablename__ = "bookings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    space_id: int = Field(foreign_key="spaces.id", index=True, ondelete="RESTRICT")
+    organisation_id: int = Field(foreign_key="organisations.id", index=True, ondelete="RESTRICT")
+    title: str = Field(max_length=200)
+    attendees: int = 1
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    state: BookingState = Field(sa_type=String(20), index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Occurrence(SQLModel, table=True):
+    """One dated instance of a booking on one leaf space: the row the no-overlap rule guards."""
+
+    __tablename__ = "occurrences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_id: int = Field(foreign_key="bookings.id", index=True, ondelete="CASCADE")
+    space_id: int = Field(foreign_key="spaces.id", ondelete="RESTRICT")
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    # The occupied range including the space's set-up and clean-up buffers.
+    blocked_start_at: datetime = Field(sa_type=UTCDateTime)
+    blocked_end_at: datetime = Field(sa_type=UTCDateTime)
+    state: BookingState = Field(sa_type=String(20))

@@ -1,0 +1,62 @@
+"""Helpers every use case shares: loading by id, paging, partial updates, dialect-aware SQL."""
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from booking.errors import InUse, NotFound
+
+M = TypeVar("M", bound=SQLModel)
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    limit: int = 50
+    offset: int = 0
+
+
+async def get_or_404(session: AsyncSession, model: type[M], item_id: int, *, for_update: bool = False) -> M:
+    item = await session.get(model, item_id, with_for_update=for_update)
+    if item is None:
+        raise NotFound(model.__tablename__.rstrip("s"), item_id)
+    return item
+
+
+async def require(session: AsyncSession, model: type[SQLModel], item_id: int | None) -> None:
+    """Raise 404 unless the referenced row exists (``None`` references nothing)."""
+    if item_id is not None:
+        await get_or_404(session, model, item_id)
+
+
+async def page_of(session: AsyncSession, stmt: Select, page: PageRequest) -> tuple[list[Any], int]:
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = (await session.scalars(stmt.limit(page.limit).offset(page.offset))).all()
+    return list(rows), int(total or 0)
+
+
+def apply_update(item: SQLModel, changes: SQLModel) -> None:
+    for field, value in changes.model_dump(exclude_unset=True).items():
+        setattr(item, field, value)
+
+
+async def delete_unreferenced(session: AsyncSession, item: SQLModel, what: str) -> None:
+    """Delete a row; the database's foreign keys decide whether anything still points at it."""
+    await session.delete(item)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as error:
+        raise InUse(f"{what} is still referenced and cannot be deleted") from error
+
+
+def insert_for(session: AsyncSession, table: type[SQLModel]):
+    """An INSERT that knows ON CONFLICT DO NOTHING on both dialects."""
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
