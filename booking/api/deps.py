@@ -2,10 +2,11 @@
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Request
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.services.common import MAX_PAGE_SIZE, PageRequest
@@ -26,8 +27,8 @@ def provide_now(request: Request) -> datetime:
 
 
 def provide_page(
-    limit: int = Parameter(default=50, ge=1, le=MAX_PAGE_SIZE, description="page size"),
-    offset: int = Parameter(default=0, ge=0, description="items to skip"),
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="page size")] = 50,
+    offset: Annotated[int, QueryParameter(ge=0, description="items to skip")] = 0,
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset)
 
@@ -37,3 +38,8 @@ DEPENDENCIES = {
     "now": Provide(provide_now, sync_to_thread=False),
     "page": Provide(provide_page, sync_to_thread=False),
 }
+
+# Annotations that mark a handler parameter as one of the dependencies above.
+Session = NamedDependency[AsyncSession]
+Now = NamedDependency[datetime]
+PageParams = NamedDependency[PageRequest]

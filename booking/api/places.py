@@ -1,9 +1,19 @@
 """Regions, organisations, venues and spaces."""
 
 from litestar import Controller, delete, get, patch, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery, JSONBody
 
-from booking.models import Organisation, OrganisationKind, Region, RegionLevel, Space, SpaceKind, Venue, VenueKind
+from booking.api.deps import PageParams, Session
+from booking.models import (
+    Organisation,
+    OrganisationKind,
+    Region,
+    RegionLevel,
+    Space,
+    SpaceKind,
+    Venue,
+    VenueKind,
+)
 from booking.schemas.common import Page
 from booking.schemas.places import (
     OrganisationCreate,
@@ -20,11 +30,13 @@ from booking.schemas.places import (
     VenueUpdate,
 )
 from booking.services import places, spaces
-from booking.services.common import PageRequest, delete_unreferenced, get_or_404
+from booking.services.common import delete_unreferenced, get_or_404
 
 
-def _page(items, total: int, page: PageRequest, schema) -> Page:
-    return Page(items=[schema.model_validate(item) for item in items], total=total, limit=page.limit, offset=page.offset)
+def _page(items, total: int, page: PageParams, schema) -> Page:
+    return Page(
+        items=[schema.model_validate(item) for item in items], total=total, limit=page.limit, offset=page.offset
+    )
 
 
 class RegionController(Controller):
@@ -34,29 +46,31 @@ class RegionController(Controller):
     @get("/")
     async def list_regions(
         self,
-        session: AsyncSession,
-        page: PageRequest,
-        parent_id: int | None = None,
-        level: RegionLevel | None = None,
-        name: str | None = None,
+        session: Session,
+        page: PageParams,
+        parent_id: FromQuery[int | None] = None,
+        level: FromQuery[RegionLevel | None] = None,
+        name: FromQuery[str | None] = None,
     ) -> Page[RegionPublic]:
         items, total = await places.list_regions(session, page, parent_id=parent_id, level=level, name=name)
         return _page(items, total, page, RegionPublic)
 
     @post("/")
-    async def create_region(self, session: AsyncSession, data: RegionCreate) -> RegionPublic:
+    async def create_region(self, session: Session, data: JSONBody[RegionCreate]) -> RegionPublic:
         return RegionPublic.model_validate(await places.create_region(session, data))
 
     @get("/{region_id:int}")
-    async def get_region(self, session: AsyncSession, region_id: int) -> RegionPublic:
+    async def get_region(self, session: Session, region_id: FromPath[int]) -> RegionPublic:
         return RegionPublic.model_validate(await get_or_404(session, Region, region_id))
 
     @patch("/{region_id:int}")
-    async def update_region(self, session: AsyncSession, region_id: int, data: RegionUpdate) -> RegionPublic:
+    async def update_region(
+        self, session: Session, region_id: FromPath[int], data: JSONBody[RegionUpdate]
+    ) -> RegionPublic:
         return RegionPublic.model_validate(await places.update_region(session, region_id, data))
 
     @delete("/{region_id:int}")
-    async def delete_region(self, session: AsyncSession, region_id: int) -> None:
+    async def delete_region(self, session: Session, region_id: FromPath[int]) -> None:
         await delete_unreferenced(session, await get_or_404(session, Region, region_id), "region")
 
 
@@ -67,31 +81,31 @@ class OrganisationController(Controller):
     @get("/")
     async def list_organisations(
         self,
-        session: AsyncSession,
-        page: PageRequest,
-        kind: OrganisationKind | None = None,
-        region_id: int | None = None,
-        name: str | None = None,
+        session: Session,
+        page: PageParams,
+        kind: FromQuery[OrganisationKind | None] = None,
+        region_id: FromQuery[int | None] = None,
+        name: FromQuery[str | None] = None,
     ) -> Page[OrganisationPublic]:
         items, total = await places.list_organisations(session, page, kind=kind, region_id=region_id, name=name)
         return _page(items, total, page, OrganisationPublic)
 
     @post("/")
-    async def create_organisation(self, session: AsyncSession, data: OrganisationCreate) -> OrganisationPublic:
+    async def create_organisation(self, session: Session, data: JSONBody[OrganisationCreate]) -> OrganisationPublic:
         return OrganisationPublic.model_validate(await places.create_organisation(session, data))
 
     @get("/{organisation_id:int}")
-    async def get_organisation(self, session: AsyncSession, organisation_id: int) -> OrganisationPublic:
+    async def get_organisation(self, session: Session, organisation_id: FromPath[int]) -> OrganisationPublic:
         return OrganisationPublic.model_validate(await get_or_404(session, Organisation, organisation_id))
 
     @patch("/{organisation_id:int}")
     async def update_organisation(
-        self, session: AsyncSession, organisation_id: int, data: OrganisationUpdate
+        self, session: Session, organisation_id: FromPath[int], data: JSONBody[OrganisationUpdate]
     ) -> OrganisationPublic:
         return OrganisationPublic.model_validate(await places.update_organisation(session, organisation_id, data))
 
     @delete("/{organisation_id:int}")
-    async def delete_organisation(self, session: AsyncSession, organisation_id: int) -> None:
+    async def delete_organisation(self, session: Session, organisation_id: FromPath[int]) -> None:
         organisation = await get_or_404(session, Organisation, organisation_id)
         await delete_unreferenced(session, organisation, "organisation")
 
@@ -103,12 +117,12 @@ class VenueController(Controller):
     @get("/")
     async def list_venues(
         self,
-        session: AsyncSession,
-        page: PageRequest,
-        kind: VenueKind | None = None,
-        region_id: int | None = None,
-        owner_id: int | None = None,
-        name: str | None = None,
+        session: Session,
+        page: PageParams,
+        kind: FromQuery[VenueKind | None] = None,
+        region_id: FromQuery[int | None] = None,
+        owner_id: FromQuery[int | None] = None,
+        name: FromQuery[str | None] = None,
     ) -> Page[VenuePublic]:
         """Venues, filtered; ``region_id`` matches the region's whole subtree."""
         items, total = await places.list_venues(
@@ -117,37 +131,35 @@ class VenueController(Controller):
         return _page(items, total, page, VenuePublic)
 
     @post("/")
-    async def create_venue(self, session: AsyncSession, data: VenueCreate) -> VenuePublic:
+    async def create_venue(self, session: Session, data: JSONBody[VenueCreate]) -> VenuePublic:
         return VenuePublic.model_validate(await places.create_venue(session, data))
 
     @get("/{venue_id:int}")
-    async def get_venue(self, session: AsyncSession, venue_id: int) -> VenuePublic:
+    async def get_venue(self, session: Session, venue_id: FromPath[int]) -> VenuePublic:
         return VenuePublic.model_validate(await get_or_404(session, Venue, venue_id))
 
     @patch("/{venue_id:int}")
-    async def update_venue(self, session: AsyncSession, venue_id: int, data: VenueUpdate) -> VenuePublic:
+    async def update_venue(self, session: Session, venue_id: FromPath[int], data: JSONBody[VenueUpdate]) -> VenuePublic:
         return VenuePublic.model_validate(await places.update_venue(session, venue_id, data))
 
     @delete("/{venue_id:int}")
-    async def delete_venue(self, session: AsyncSession, venue_id: int) -> None:
+    async def delete_venue(self, session: Session, venue_id: FromPath[int]) -> None:
         await delete_unreferenced(session, await get_or_404(session, Venue, venue_id), "venue")
 
     @get("/{venue_id:int}/spaces")
     async def list_spaces(
         self,
-        session: AsyncSession,
-        page: PageRequest,
-        venue_id: int,
-        kind: SpaceKind | None = None,
-        min_capacity: int | None = None,
+        session: Session,
+        page: PageParams,
+        venue_id: FromPath[int],
+        kind: FromQuery[SpaceKind | None] = None,
+        min_capacity: FromQuery[int | None] = None,
     ) -> Page[SpacePublic]:
-        items, total = await spaces.list_spaces(
-            session, page, venue_id=venue_id, kind=kind, min_capacity=min_capacity
-        )
+        items, total = await spaces.list_spaces(session, page, venue_id=venue_id, kind=kind, min_capacity=min_capacity)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @post("/{venue_id:int}/spaces")
-    async def create_space(self, session: AsyncSession, venue_id: int, data: SpaceCreate) -> SpacePublic:
+    async def create_space(self, session: Session, venue_id: FromPath[int], data: JSONBody[SpaceCreate]) -> SpacePublic:
         return await spaces.create_space(session, venue_id, data)
 
 
@@ -156,13 +168,13 @@ class SpaceController(Controller):
     tags = ["spaces"]
 
     @get("/{space_id:int}")
-    async def get_space(self, session: AsyncSession, space_id: int) -> SpacePublic:
+    async def get_space(self, session: Session, space_id: FromPath[int]) -> SpacePublic:
         return await spaces.get_space(session, space_id)
 
     @patch("/{space_id:int}")
-    async def update_space(self, session: AsyncSession, space_id: int, data: SpaceUpdate) -> SpacePublic:
+    async def update_space(self, session: Session, space_id: FromPath[int], data: JSONBody[SpaceUpdate]) -> SpacePublic:
         return await spaces.update_space(session, space_id, data)
 
     @delete("/{space_id:int}")
-    async def delete_space(self, session: AsyncSession, space_id: int) -> None:
+    async def delete_space(self, session: Session, space_id: FromPath[int]) -> None:
         await delete_unreferenced(session, await get_or_404(session, Space, space_id), "space")

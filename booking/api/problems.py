@@ -58,7 +58,9 @@ def on_validation_error(_: Request, error: ValidationException) -> Response:
     if not errors:  # the body could not be decoded at all
         return problem(400, "malformed_body", "Malformed request body", error.detail)
     fields = ", ".join(item["field"] or "body" for item in errors)
-    return problem(HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", f"invalid: {fields}", errors=errors)
+    return problem(
+        HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", f"invalid: {fields}", errors=errors
+    )
 
 
 def on_http_error(_: Request, error: HTTPException) -> Response:

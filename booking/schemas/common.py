@@ -6,6 +6,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
+
+from booking.errors import NaiveDatetime
+
 # A validation message that starts with "<code>:" is answered with that problem code
 # instead of the generic invalid_request (see booking/api/problems.py).
 NAIVE_DATETIME_MESSAGE = "naive_datetime: a timestamp needs a UTC offset, e.g. 2027-03-01T19:00:00+08:00"
@@ -34,6 +37,16 @@ def _timezones() -> set[str]:
 
 def _normalise_features(values: list[str]) -> list[str]:
     return sorted({value.strip().lower() for value in values if value.strip()})
+
+
+def aware(field: str, value: datetime | None) -> datetime | None:
+    """For instants that arrive outside a schema (query strings): same rule, same error code."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        message = NAIVE_DATETIME_MESSAGE.split(":", 1)[1].strip()
+        raise NaiveDatetime(message, errors=[{"field": field, "source": "query", "message": message}])
+    return value.astimezone(UTC)
 
 
 Instant = Annotated[datetime, AfterValidator(_require_offset)]

@@ -107,7 +107,9 @@ async def request_booking(session: AsyncSession, data: BookingCreate, *, now: da
             conflicts=[conflict.model_dump(mode="json") for conflict in await _conflicts_with(session, rows)],
         )
     occurrences = [
-        OccurrencePublic(id=oid, space_id=row["space_id"], starts_at=row["starts_at"], ends_at=row["ends_at"], state=state)
+        OccurrencePublic(
+            id=oid, space_id=row["space_id"], starts_at=row["starts_at"], ends_at=row["ends_at"], state=state
+        )
         for oid, row in zip(occurrence_ids, rows, strict=True)
     ]
     return _public(
@@ -209,9 +211,7 @@ async def list_bookings(
         subtree = await _space_subtree(session, where.space_id)
         if not subtree:
             await get_or_404(session, Space, where.space_id)
-        touching.append(
-            Occurrence.space_id.in_(leaves(where.space_id, {n.id: n.parent_id for n in subtree.values()}))
-        )
+        touching.append(Occurrence.space_id.in_(leaves(where.space_id, {n.id: n.parent_id for n in subtree.values()})))
     if where.start is not None:
         touching.append(Occurrence.ends_at > where.start)
     if where.end is not None:

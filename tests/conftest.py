@@ -1,0 +1,147 @@
+"""Real databases for every test: SQLite always, PostgreSQL whenever TEST_POSTGRES_URL is set.
+
+TEST_POSTGRES_URL names an administrative database (``.../postgres``); the suite creates its
+own scratch database beside it and drops it at the end. If the variable is set and the
+server cannot be reached, the PostgreSQL tests fail: they are never silently skipped.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking.app import create_app
+from booking.config import Settings, normalise_database_url
+from booking.db import create_engine
+from booking.migrate import upgrade
+from tests.factories import Factory
+
+BACKENDS = ("sqlite", "postgresql")
+TABLES = ("idempotency_keys", "occurrences", "bookings", "spaces", "venues", "organisations", "regions")
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get("TEST_POSTGRES_URL") or None
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(normalise_database_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_postgres_database(admin_url: str) -> str:
+    name = f"venueshare_test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return make_url(normalise_database_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    connection = await asyncpg.connect(_asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_urls(tmp_path_factory) -> dict[str, str]:
+    """One migrated database per backend for the whole run; tests empty it before use."""
+    urls = {"sqlite": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'venueshare.db'}"}
+    admin = postgres_admin_url()
+    if admin:
+        urls["postgresql"] = asyncio.run(create_postgres_database(admin))
+    for url in urls.values():
+        upgrade(url)
+    yield urls
+    if admin:
+        asyncio.run(drop_postgres_database(admin, urls["postgresql"]))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    if request.param == "postgresql" and not postgres_admin_url():
+        pytest.skip("PostgreSQL tests need TEST_POSTGRES_URL (CI always sets it)")
+    return request.param
+
+
+@pytest.fixture
+async def db_url(backend: str, migrated_urls: dict[str, str]) -> str:
+    url = migrated_urls[backend]
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        if backend == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            await connection.execute(text("PRAGMA defer_foreign_keys = ON"))
+            for table in TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@dataclass
+class FakeClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2027, 1, 10, 0, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def client(db_url: str, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the real app. ASGITransport runs requests concurrently in this loop."""
+    app = create_app(Settings(database_url=db_url), clock=clock)
+    lifespan = await start_lifespan(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver/api/v1") as http:
+        yield http
+    await stop_lifespan(*lifespan)
+
+
+async def start_lifespan(app) -> tuple[asyncio.Task, asyncio.Queue, asyncio.Queue]:
+    """Drive the ASGI lifespan from a task of its own, so start-up and shut-down share one task."""
+    to_app: asyncio.Queue = asyncio.Queue()
+    from_app: asyncio.Queue = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, to_app.get, from_app.put))
+    await to_app.put({"type": "lifespan.startup"})
+    message = await from_app.get()
+    assert message["type"] == "lifespan.startup.complete", message
+    return task, to_app, from_app
+
+
+async def stop_lifespan(task: asyncio.Task, to_app: asyncio.Queue, from_app: asyncio.Queue) -> None:
+    await to_app.put({"type": "lifespan.shutdown"})
+    message = await from_app.get()
+    assert message["type"] == "lifespan.shutdown.complete", message
+    await task
+
+
+@pytest.fixture
+def make(client: httpx.AsyncClient) -> Factory:
+    return Factory(client)
