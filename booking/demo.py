@@ -25,7 +25,11 @@ TOWNS: dict[str, tuple[str, ...]] = {
 }
 
 ORGANISATIONS: dict[OrganisationKind, tuple[tuple[str, str], ...]] = {
-    OrganisationKind.school: (("临江区实验小学", "滨江社区"), ("临江区文澜中学", "学府社区"), ("青山镇中心小学", "青山村")),
+    OrganisationKind.school: (
+        ("临江区实验小学", "滨江社区"),
+        ("临江区文澜中学", "学府社区"),
+        ("青山镇中心小学", "青山村"),
+    ),
     OrganisationKind.library: (("临江区图书馆", "文澜社区"),),
     OrganisationKind.study_room_operator: (("书山自习室", "春晓社区"),),
     OrganisationKind.sports_centre: (("临江区体育中心", "春晓社区"),),
@@ -43,7 +47,11 @@ ORGANISATIONS: dict[OrganisationKind, tuple[tuple[str, str], ...]] = {
         ("书香社区老年学习点", "书香社区"),
     ),
     OrganisationKind.government: (("临江区教育局", DISTRICT), ("桐溪村村民委员会", "桐溪村")),
-    OrganisationKind.ngo: (("临江绿野环保协会", DISTRICT), ("银龄互助服务社", "文澜街道"), ("青苗公益助学中心", "青山镇")),
+    OrganisationKind.ngo: (
+        ("临江绿野环保协会", DISTRICT),
+        ("银龄互助服务社", "文澜街道"),
+        ("青苗公益助学中心", "青山镇"),
+    ),
     OrganisationKind.learning_group: (
         ("望潮合唱团", "望潮社区"),
         ("竹溪编织小组", "竹溪村"),
@@ -118,7 +126,10 @@ class SpaceRow(NamedTuple):
 
 
 SCHOOL_HALL_COURTS = tuple(SpaceRow(f"篮球场{side}", SpaceKind.court, 120, "scoreboard") for side in "ABC")
-ARENA_COURTS = (SpaceRow("主馆东场", SpaceKind.court, 300, "scoreboard"), SpaceRow("主馆西场", SpaceKind.court, 300, "scoreboard"))
+ARENA_COURTS = (
+    SpaceRow("主馆东场", SpaceKind.court, 300, "scoreboard"),
+    SpaceRow("主馆西场", SpaceKind.court, 300, "scoreboard"),
+)
 MULTI_PURPOSE_HALVES = (
     SpaceRow("多功能厅东区", SpaceKind.meeting_room, 70, "projector step-free"),
     SpaceRow("多功能厅西区", SpaceKind.meeting_room, 70, "step-free"),
@@ -174,7 +185,9 @@ SPACES: dict[str, tuple[SpaceRow, ...]] = {
     ),
     "桐溪共享自习室": (SpaceRow("自习区", SpaceKind.reading_room, 30, "quiet power-outlets wifi"),),
     "临江区体育中心": (
-        SpaceRow("主体育馆", SpaceKind.hall, 800, "changing-rooms scoreboard sound-system step-free", 30, 30, ARENA_COURTS),
+        SpaceRow(
+            "主体育馆", SpaceKind.hall, 800, "changing-rooms scoreboard sound-system step-free", 30, 30, ARENA_COURTS
+        ),
         SpaceRow("乒乓球室", SpaceKind.gym, 60, "changing-rooms"),
         SpaceRow("健身房", SpaceKind.gym, 80, "changing-rooms showers"),
         SpaceRow("舞蹈房", SpaceKind.studio, 40, "mirrors sound-system"),

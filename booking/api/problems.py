@@ -14,7 +14,7 @@ log = logging.getLogger("venueshare")
 PROBLEM_JSON = "application/problem+json"
 
 HTTP_CODES = {
-    400: "bad_request",
+    400: "malformed_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
@@ -56,7 +56,7 @@ def on_validation_error(_: Request, error: ValidationException) -> Response:
             message = hits[0]["message"].split(":", 1)[1].strip()
             return problem(HTTP_422_UNPROCESSABLE_ENTITY, code, "Invalid timestamp", message, errors=hits)
     if not errors:  # the body could not be decoded at all
-        return problem(400, "malformed_body", "Malformed request body", error.detail)
+        return problem(400, "malformed_request", "Malformed request", error.detail)
     fields = ", ".join(item["field"] or "body" for item in errors)
     return problem(
         HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", f"invalid: {fields}", errors=errors

@@ -19,15 +19,3 @@ def leaves(root_id: int, parent_of: Mapping[int, int | None]) -> list[int]:
         else:
             found.append(space_id)
     return sorted(found)
-
-
-def creates_cycle(space_id: int, new_parent_id: int, parent_of: Mapping[int, int | None]) -> bool:
-    """Would making ``new_parent_id`` the parent of ``space_id`` put the space under itself?"""
-    seen: set[int] = set()
-    current: int | None = new_parent_id
-    while current is not None and current not in seen:
-        if current == space_id:
-            return True
-        seen.add(current)
-        current = parent_of.get(current)
-    return False
