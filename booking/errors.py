@@ -67,3 +67,31 @@ class IdempotencyKeyReused(VenueshareError):
 
 class IdempotencyKeyInvalid(VenueshareError):
     status, code, title = 422, "invalid_idempotency_key", "Invalid Idempotency-Key"
+
+
+class AmbiguousLocalTime(VenueshareError):
+    status, code, title = 422, "ambiguous_local_time", "Local time skipped or repeated by a DST change"
+
+
+class OutsideOpeningHours(VenueshareError):
+    status, code, title = 422, "outside_opening_hours", "Outside the space's opening hours"
+
+
+class SpaceClosed(VenueshareError):
+    status, code, title = 422, "space_closed", "The space is closed then"
+
+
+class UnsupportedRecurrence(VenueshareError):
+    status, code, title = 422, "unsupported_recurrence", "Recurrence rule outside the supported subset"
+
+
+class RecurrenceTooLong(VenueshareError):
+    status, code, title = 422, "recurrence_too_long", "Recurrence past the limits"
+
+
+class WindowTooLong(VenueshareError):
+    status, code, title = 422, "window_too_long", "Search window too long"
+
+
+class InvalidOpeningHours(VenueshareError):
+    status, code, title = 422, "invalid_opening_hours", "Invalid opening hours"

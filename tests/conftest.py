@@ -26,7 +26,18 @@ from booking.migrate import upgrade
 from tests.factories import Factory
 
 BACKENDS = ("sqlite", "postgresql")
-TABLES = ("idempotency_keys", "occurrences", "bookings", "spaces", "venues", "organisations", "regions")
+TABLES = (
+    "idempotency_keys",
+    "occurrences",
+    "bookings",
+    "closures",
+    "opening_hours",
+    "space_tree",
+    "spaces",
+    "venues",
+    "organisations",
+    "regions",
+)
 
 
 def postgres_admin_url() -> str | None:

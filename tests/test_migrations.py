@@ -9,7 +9,18 @@ from booking.db import create_engine
 from booking.migrate import downgrade, upgrade
 from tests.conftest import create_postgres_database, drop_postgres_database, postgres_admin_url
 
-TABLES = {"regions", "organisations", "venues", "spaces", "bookings", "occurrences", "idempotency_keys"}
+TABLES = {
+    "regions",
+    "organisations",
+    "venues",
+    "spaces",
+    "bookings",
+    "occurrences",
+    "idempotency_keys",
+    "opening_hours",
+    "closures",
+    "space_tree",
+}
 
 
 async def table_names(url: str) -> set[str]:

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate."""
 
 from booking.models.bookings import SLOT_HOLDING_STATES, Booking, BookingState, Occurrence
+from booking.models.calendars import Closure, ClosureReason, OpeningHours, SpaceTree
 from booking.models.idempotency import IdempotencyKey
 from booking.models.organisations import Organisation, OrganisationKind
 from booking.models.regions import PARENT_LEVEL, Region, RegionLevel
@@ -13,14 +14,18 @@ __all__ = [
     "SLOT_HOLDING_STATES",
     "Booking",
     "BookingState",
+    "Closure",
+    "ClosureReason",
     "IdempotencyKey",
     "Occurrence",
+    "OpeningHours",
     "Organisation",
     "OrganisationKind",
     "Region",
     "RegionLevel",
     "Space",
     "SpaceKind",
+    "SpaceTree",
     "Venue",
     "VenueKind",
 ]

@@ -14,6 +14,7 @@ class BookingState(StrEnum):
     cancelled = "cancelled"
     completed = "completed"
     released = "released"
+    moved = "moved"  # occurrences only: the session now lives in newer rows
 
 
 # Occurrences in these states hold their slot: the database refuses any other holding
@@ -35,6 +36,8 @@ class Booking(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     state: BookingState = Field(sa_type=String(20), index=True)
+    # RRULE of a series (venue-local wall time); None for a one-off booking.
+    rrule: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -53,3 +56,5 @@ class Occurrence(SQLModel, table=True):
     blocked_start_at: datetime = Field(sa_type=UTCDateTime)
     blocked_end_at: datetime = Field(sa_type=UTCDateTime)
     state: BookingState = Field(sa_type=String(20))
+    # The session's place in its series; a moved session keeps it (iCal's RECURRENCE-ID).
+    original_starts_at: datetime = Field(sa_type=UTCDateTime)

@@ -29,3 +29,6 @@ class Venue(SQLModel, table=True):
     latitude: float | None = None
     longitude: float | None = None
     timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
+    # Closed on the public holidays (and substituted days off) of ``country`` (ISO 3166 alpha-2).
+    closes_on_public_holidays: bool = False
+    country: str = Field(default="CN", max_length=2)

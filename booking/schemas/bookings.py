@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
@@ -7,13 +8,31 @@ from booking.models import BookingState
 from booking.schemas.common import Instant, Name
 
 
+class OnConflict(StrEnum):
+    fail = "fail"  # create nothing and list every failing date
+    skip = "skip"  # create the dates that fit and list the skipped ones
+
+
+class Recurrence(SQLModel):
+    rrule: str = Field(
+        min_length=1,
+        max_length=500,
+        description="RRULE subset: FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY, COUNT or UNTIL; "
+        "e.g. FREQ=WEEKLY;BYDAY=TU,TH;COUNT=24",
+    )
+
+
 class BookingCreate(SQLModel):
+    """A one-off booking, or with ``recurrence`` a series whose first session is starts_at–ends_at."""
+
     space_id: int
     organisation_id: int
     title: Name
     attendees: int = Field(default=1, ge=1, le=100_000)
     starts_at: Instant
     ends_at: Instant
+    recurrence: Recurrence | None = None
+    on_conflict: OnConflict = OnConflict.fail
 
     @field_validator("ends_at")
     @classmethod
@@ -24,12 +43,50 @@ class BookingCreate(SQLModel):
         return ends_at
 
 
+class SessionMove(SQLModel):
+    """Move one session of a booking to another time and/or space."""
+
+    starts_at: Instant
+    ends_at: Instant
+    space_id: int | None = Field(default=None, description="default: the booking's space")
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, ends_at: datetime, info: ValidationInfo) -> datetime:
+        return BookingCreate._ends_after_start(ends_at, info)
+
+
+class SessionAdd(SQLModel):
+    """Re-add a date of the series (one that was skipped or cancelled)."""
+
+    starts_at: Instant
+
+
 class OccurrencePublic(SQLModel):
     id: int
     space_id: int
     starts_at: datetime
     ends_at: datetime
     state: BookingState
+    # The session's place in its series; differs from starts_at once the session was moved.
+    original_starts_at: datetime
+
+
+class ConflictPublic(SQLModel):
+    occurrence_id: int
+    booking_id: int
+    space_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class FailurePublic(SQLModel):
+    """A date of a request that could not be booked, and why."""
+
+    starts_at: datetime
+    ends_at: datetime
+    reason: str  # booking_conflict | space_closed | outside_opening_hours
+    conflicts: list[ConflictPublic] = Field(default_factory=list)
 
 
 class BookingPublic(SQLModel):
@@ -45,14 +102,9 @@ class BookingPublic(SQLModel):
     timezone: str
     local_starts_at: datetime
     local_ends_at: datetime
+    recurrence: Recurrence | None = None
     created_at: datetime
     updated_at: datetime
     occurrences: list[OccurrencePublic]
-
-
-class ConflictPublic(SQLModel):
-    occurrence_id: int
-    booking_id: int
-    space_id: int
-    starts_at: datetime
-    ends_at: datetime
+    # Only in the answer to a request with on_conflict=skip: the dates left out.
+    skipped: list[FailurePublic] = Field(default_factory=list)

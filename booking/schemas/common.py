@@ -8,6 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
 from booking.errors import NaiveDatetime
+from integrations.holidays import is_supported
 
 # A validation message that starts with "<code>:" is answered with that problem code
 # instead of the generic invalid_request (see booking/api/problems.py).
@@ -49,12 +50,19 @@ def aware(field: str, value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def _known_country(code: str) -> str:
+    if not is_supported(code):
+        raise ValueError(f"no public-holiday calendar for country {code!r}")
+    return code
+
+
 Instant = Annotated[datetime, AfterValidator(_require_offset)]
 TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Features = Annotated[
     list[Annotated[str, Field(max_length=50)]], Field(max_length=50), AfterValidator(_normalise_features)
 ]
+CountryCode = Annotated[str, Field(min_length=2, max_length=2, pattern="^[A-Z]{2}$"), AfterValidator(_known_country)]
 BufferMinutes = Annotated[int, Field(ge=0, le=24 * 60)]
 
 T = TypeVar("T")

@@ -3,7 +3,7 @@
 from sqlmodel import Field, SQLModel
 
 from booking.models import DEFAULT_TIMEZONE, OrganisationKind, RegionLevel, SpaceKind, VenueKind
-from booking.schemas.common import BufferMinutes, Features, Name, TimeZoneName
+from booking.schemas.common import BufferMinutes, CountryCode, Features, Name, TimeZoneName
 
 
 class RegionCreate(SQLModel):
@@ -46,6 +46,8 @@ class VenueCreate(SQLModel):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     timezone: TimeZoneName = DEFAULT_TIMEZONE
+    closes_on_public_holidays: bool = False
+    country: CountryCode = "CN"
 
 
 class VenueUpdate(SQLModel):
@@ -57,6 +59,8 @@ class VenueUpdate(SQLModel):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     timezone: TimeZoneName | None = None
+    closes_on_public_holidays: bool | None = None
+    country: CountryCode | None = None
 
 
 class VenuePublic(VenueCreate):

@@ -2,11 +2,11 @@
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import InUse, InvalidParent
-from booking.models import BookingState, Occurrence, Space, Venue
+from booking.models import BookingState, Occurrence, Space, SpaceTree, Venue
 from booking.schemas.places import SpaceCreate, SpacePublic, SpaceUpdate
 from booking.services.common import PageRequest, apply_update, get_or_404, page_of
 
@@ -32,6 +32,16 @@ async def create_space(session: AsyncSession, venue_id: int, data: SpaceCreate) 
     space = Space.model_validate(data, update={"venue_id": venue_id})
     session.add(space)
     await session.flush()
+    # The space is its own ancestor at depth 0, and one level below each of its parent's.
+    above = select(SpaceTree.ancestor_id, literal(space.id), SpaceTree.depth + 1).where(
+        SpaceTree.descendant_id == space.parent_id
+    )
+    await session.execute(
+        insert(SpaceTree).from_select(
+            ["ancestor_id", "descendant_id", "depth"],
+            above.union_all(select(literal(space.id), literal(space.id), literal(0))),
+        )
+    )
     return SpacePublic.model_validate(space)
 
 

@@ -51,6 +51,7 @@ def occurrence(booking_id: int, start: datetime, end: datetime, state: str = "co
         "blocked_start_at": start - buffers.get("before", timedelta()),
         "blocked_end_at": end + buffers.get("after", timedelta()),
         "state": state,
+        "original_starts_at": start,
     }
 
 

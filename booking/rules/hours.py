@@ -1,0 +1,108 @@
+"""Weekly opening hours in venue-local time, with validity ranges (term time vs vacation)."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from booking.errors import InvalidOpeningHours
+from booking.rules.intervals import Interval, covers, union
+from booking.rules.localtime import local_days
+
+MINUTES_PER_DAY = 24 * 60
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Window:
+    """Open on ``weekday`` (0 = Monday) from ``opens_min`` to ``closes_min`` minutes after midnight,
+    on dates from ``valid_from`` to ``valid_until`` inclusive (open-ended when None)."""
+
+    weekday: int
+    opens_min: int
+    closes_min: int
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    def applies_on(self, day: date) -> bool:
+        return (
+            day.weekday() == self.weekday
+            and (self.valid_from is None or self.valid_from <= day)
+            and (self.valid_until is None or day <= self.valid_until)
+        )
+
+
+def _validity_overlaps(a: Window, b: Window) -> bool:
+    a_from, a_until = a.valid_from or date.min, a.valid_until or date.max
+    b_from, b_until = b.valid_from or date.min, b.valid_until or date.max
+    return a_from <= b_until and b_from <= a_until
+
+
+def check(windows: list[Window]) -> list[Window]:
+    """Validate a set of windows; touching windows with the same validity are merged."""
+    for index, window in enumerate(windows):
+        problem = None
+        if not 0 <= window.weekday <= 6:
+            problem = "weekday must be 0 (Monday) to 6 (Sunday)"
+        elif not 0 <= window.opens_min < window.closes_min <= MINUTES_PER_DAY:
+            problem = "opens must be before closes, within the day (closes may be 24:00)"
+        elif window.valid_from and window.valid_until and window.valid_from > window.valid_until:
+            problem = "valid_from must not be after valid_until"
+        if problem:
+            raise InvalidOpeningHours(problem, index=index)
+    merged: list[Window] = []
+    for window in sorted(windows):
+        for index, other in enumerate(merged):
+            if other.weekday != window.weekday or not _validity_overlaps(other, window):
+                continue
+            if other.opens_min < window.closes_min and window.opens_min < other.closes_min:
+                raise InvalidOpeningHours(
+                    f"windows overlap on weekday {window.weekday}: "
+                    f"{clock(other.opens_min)}–{clock(other.closes_min)} and "
+                    f"{clock(window.opens_min)}–{clock(window.closes_min)}",
+                    weekday=window.weekday,
+                )
+            same_validity = (other.valid_from, other.valid_until) == (window.valid_from, window.valid_until)
+            if same_validity and other.closes_min == window.opens_min:
+                merged[index] = Window(
+                    other.weekday, other.opens_min, window.closes_min, other.valid_from, other.valid_until
+                )
+                break
+        else:
+            merged.append(window)
+    return sorted(merged)
+
+
+def clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_clock(text: str) -> int:
+    """'18:30' → 1110; '24:00' is the end of the day."""
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"{text!r} is not HH:MM")
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) >= 60 or value > MINUTES_PER_DAY:
+        raise ValueError(f"{text!r} is not a time of day (00:00–24:00)")
+    return value
+
+
+def _wall_instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
+    """Lenient on purpose: an opening time inside a DST gap opens at the first valid minute."""
+    wall = datetime.combine(day, time()) + timedelta(minutes=minutes)
+    return wall.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def open_intervals(windows: list[Window], start: datetime, end: datetime, zone: ZoneInfo) -> list[Interval]:
+    """The instants in [start, end) that fall inside some window."""
+    found = [
+        (_wall_instant(day, w.opens_min, zone), _wall_instant(day, w.closes_min, zone))
+        for day in local_days(start - timedelta(days=1), end, zone)
+        for w in windows
+        if w.applies_on(day)
+    ]
+    return [(max(s, start), min(e, end)) for s, e in union(found) if s < end and start < e]
+
+
+def fits(windows: list[Window], start: datetime, end: datetime, zone: ZoneInfo) -> bool:
+    """No windows means no restriction: a space without hours is bookable at any time."""
+    return not windows or covers(open_intervals(windows, start, end, zone), start, end)

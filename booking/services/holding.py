@@ -1,0 +1,189 @@
+"""Holding slots: occurrence rows per leaf space, written under the database's no-overlap rule.
+
+A *slot* is one dated session (start, end); a booking of a divisible space holds each slot on
+every leaf beneath it. ``hold`` asks the database and reports refusal; ``judge`` explains
+refusals (and calendar reasons) per slot for the 4xx answer.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.errors import BookingConflict, OutsideOpeningHours, SpaceClosed, VenueshareError
+from booking.models import SLOT_HOLDING_STATES, BookingState, Occurrence, Space, SpaceTree, Venue
+from booking.rules.availability import OUTSIDE_OPENING_HOURS, SPACE_CLOSED, SpaceCalendar
+from booking.rules.divisible import leaves
+from booking.rules.intervals import buffered, overlaps
+from booking.schemas.bookings import ConflictPublic, FailurePublic
+from booking.services.common import get_or_404, insert_for
+
+Slot = tuple[datetime, datetime]
+BOOKING_CONFLICT = "booking_conflict"
+ERRORS: dict[str, type[VenueshareError]] = {
+    BOOKING_CONFLICT: BookingConflict,
+    SPACE_CLOSED: SpaceClosed,
+    OUTSIDE_OPENING_HOURS: OutsideOpeningHours,
+}
+DETAILS = {
+    BOOKING_CONFLICT: "the space, or a part of it, is already booked for an overlapping time",
+    SPACE_CLOSED: "the space is closed at that time",
+    OUTSIDE_OPENING_HOURS: "the space is not open for the whole of that time",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceNode:
+    id: int
+    parent_id: int | None
+    capacity: int
+    buffer_before_min: int
+    buffer_after_min: int
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A space to book, with what holding it takes: its leaves and their buffers."""
+
+    space: SpaceNode
+    subtree: dict[int, SpaceNode]
+
+    def rows(self, booking_id: int, slots: list[Slot], state: BookingState, originals: list[datetime]) -> list[dict]:
+        parent_of = {node.id: node.parent_id for node in self.subtree.values()}
+        rows = []
+        for (start, end), original in zip(slots, originals, strict=True):
+            for leaf_id in leaves(self.space.id, parent_of):
+                leaf = self.subtree[leaf_id]
+                blocked_start_at, blocked_end_at = buffered(
+                    start,
+                    end,
+                    max(self.space.buffer_before_min, leaf.buffer_before_min),
+                    max(self.space.buffer_after_min, leaf.buffer_after_min),
+                )
+                rows.append(
+                    {
+                        "booking_id": booking_id,
+                        "space_id": leaf_id,
+                        "starts_at": start,
+                        "ends_at": end,
+                        "blocked_start_at": blocked_start_at,
+                        "blocked_end_at": blocked_end_at,
+                        "state": state,
+                        "original_starts_at": original,
+                    }
+                )
+        return rows
+
+
+async def target(session: AsyncSession, space_id: int) -> Target:
+    """The space and every space beneath it, with its venue's zone, in one query."""
+    rows = await session.execute(
+        select(
+            Space.id,
+            Space.parent_id,
+            Space.capacity,
+            Space.buffer_before_min,
+            Space.buffer_after_min,
+            Venue.timezone,
+        )
+        .join(SpaceTree, SpaceTree.descendant_id == Space.id)
+        .join(Venue, Venue.id == Space.venue_id)
+        .where(SpaceTree.ancestor_id == space_id)
+    )
+    subtree = {row.id: SpaceNode(*row) for row in rows}
+    if space_id not in subtree:
+        await get_or_404(session, Space, space_id)
+    return Target(subtree[space_id], subtree)
+
+
+async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
+    """Insert occurrence rows; their ids in order, or None when the database refuses an overlap.
+
+    PostgreSQL: ON CONFLICT DO NOTHING works with the exclusion constraint (waiting for a
+    competing transaction to finish first) and leaves the transaction usable. SQLite: the
+    trigger aborts the statement only, so the transaction stays usable there too.
+    """
+    if not rows:
+        return []
+    stmt = (
+        insert_for(session, Occurrence).values(rows).returning(Occurrence.id, Occurrence.space_id, Occurrence.starts_at)
+    )
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.on_conflict_do_nothing()
+    try:
+        inserted = (await session.execute(stmt)).all()
+    except IntegrityError as error:
+        if BOOKING_CONFLICT in str(error.orig):
+            return None
+        raise
+    if len(inserted) < len(rows):
+        return None
+    ids = {(space_id, starts_at): oid for oid, space_id, starts_at in inserted}
+    return [ids[(row["space_id"], row["starts_at"])] for row in rows]
+
+
+async def conflicts_with(session: AsyncSession, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
+    """Slot-holding occurrences overlapping each row, by row index, in one query for the lot."""
+    if not rows:
+        return {}
+    holding = await session.scalars(
+        select(Occurrence).where(
+            Occurrence.space_id.in_({row["space_id"] for row in rows}),
+            Occurrence.state.in_(SLOT_HOLDING_STATES),
+            Occurrence.blocked_start_at < max(row["blocked_end_at"] for row in rows),
+            Occurrence.blocked_end_at > min(row["blocked_start_at"] for row in rows),
+        )
+    )
+    by_space: dict[int, list[Occurrence]] = {}
+    for occurrence in holding:
+        by_space.setdefault(occurrence.space_id, []).append(occurrence)
+    found: dict[int, list[ConflictPublic]] = {}
+    for index, row in enumerate(rows):
+        clashes = [
+            ConflictPublic(
+                occurrence_id=o.id,
+                booking_id=o.booking_id,
+                space_id=o.space_id,
+                starts_at=o.starts_at,
+                ends_at=o.ends_at,
+            )
+            for o in by_space.get(row["space_id"], [])
+            if o.booking_id != row["booking_id"]
+            and overlaps(o.blocked_start_at, o.blocked_end_at, row["blocked_start_at"], row["blocked_end_at"])
+        ]
+        if clashes:
+            found[index] = clashes
+    return found
+
+
+def judge(
+    slots: list[Slot], rows: list[dict], calendar: SpaceCalendar, conflicts: dict[int, list[ConflictPublic]]
+) -> dict[Slot, FailurePublic]:
+    """Every slot that cannot be booked, with its first reason: closed, outside hours, taken."""
+    taken: dict[Slot, list[ConflictPublic]] = {}
+    for index, clashes in conflicts.items():
+        row = rows[index]
+        taken.setdefault((row["starts_at"], row["ends_at"]), []).extend(clashes)
+    failures = {}
+    for slot in slots:
+        reason = calendar.refusal(*slot) or (BOOKING_CONFLICT if slot in taken else None)
+        if reason:
+            clashes = sorted({c.occurrence_id: c for c in taken.get(slot, [])}.values(), key=lambda c: c.occurrence_id)
+            failures[slot] = FailurePublic(starts_at=slot[0], ends_at=slot[1], reason=reason, conflicts=clashes)
+    return failures
+
+
+def refuse(failures: list[FailurePublic]) -> VenueshareError:
+    """The error for a request whose dates cannot all be booked: coded by the first failing date."""
+    first = failures[0]
+    extra = {"failures": [failure.model_dump(mode="json") for failure in failures]}
+    if first.reason == BOOKING_CONFLICT:
+        everything = {c.occurrence_id: c for failure in failures for c in failure.conflicts}
+        extra["conflicts"] = [everything[oid].model_dump(mode="json") for oid in sorted(everything)]
+    detail = DETAILS[first.reason]
+    if len(failures) > 1:
+        detail += f" ({len(failures)} dates cannot be booked; see failures)"
+    return ERRORS[first.reason](detail, **extra)
