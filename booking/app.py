@@ -8,7 +8,9 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from booking.api.availability import AvailabilityController
 from booking.api.bookings import BookingController
+from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.deps import DEPENDENCIES
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
 from booking.api.problems import EXCEPTION_HANDLERS
@@ -43,6 +45,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             VenueController,
             SpaceController,
             BookingController,
+            OpeningHoursController,
+            ClosureController,
+            AvailabilityController,
         ],
     )
     return Litestar(

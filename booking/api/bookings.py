@@ -6,9 +6,9 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from booking.api.deps import Now, PageParams, Session
 from booking.models import BookingState
-from booking.schemas.bookings import BookingCreate, BookingPublic
+from booking.schemas.bookings import BookingCreate, BookingPublic, OnConflict, SessionAdd, SessionMove
 from booking.schemas.common import Page, aware
-from booking.services import bookings
+from booking.services import bookings, sessions
 from booking.services.bookings import BookingFilter
 
 
@@ -23,8 +23,18 @@ class BookingController(Controller):
         now: Now,
         data: JSONBody[BookingCreate],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
+        on_conflict: Annotated[
+            OnConflict | None, QueryParameter(description="overrides the body's on_conflict (fail | skip)")
+        ] = None,
     ) -> Response[BookingPublic]:
-        """Book a space. The same Idempotency-Key with the same body replays the first answer."""
+        """Book a space once or as a series (``recurrence``).
+
+        The same Idempotency-Key with the same body replays the first answer. With
+        ``on_conflict=skip`` a series keeps the dates that can be had and lists the others in
+        ``skipped``; with ``fail`` (the default) nothing is created and ``failures`` lists them.
+        """
+        if on_conflict is not None:
+            data = data.model_copy(update={"on_conflict": on_conflict})
         stored = await bookings.request_booking_once(session, data, idempotency_key=idempotency_key, now=now)
         headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
         return Response(content=stored.body, status_code=stored.status_code, headers=headers)
@@ -58,3 +68,34 @@ class BookingController(Controller):
     @post("/{booking_id:int}/cancel", status_code=200)
     async def cancel_booking(self, session: Session, now: Now, booking_id: FromPath[int]) -> BookingPublic:
         return await bookings.cancel_booking(session, booking_id, now=now)
+
+    @post("/{booking_id:int}/occurrences/{occurrence_id:int}/cancel", status_code=200)
+    async def cancel_session(
+        self,
+        session: Session,
+        now: Now,
+        booking_id: FromPath[int],
+        occurrence_id: FromPath[int],
+        following: Annotated[bool, QueryParameter(description="also cancel every later session")] = False,
+    ) -> BookingPublic:
+        """Cancel one session of a booking (every leaf of it), or with ``following`` it and all later ones."""
+        return await sessions.cancel_session(session, booking_id, occurrence_id, following=following, now=now)
+
+    @post("/{booking_id:int}/occurrences/{occurrence_id:int}/move", status_code=200)
+    async def move_session(
+        self,
+        session: Session,
+        now: Now,
+        booking_id: FromPath[int],
+        occurrence_id: FromPath[int],
+        data: JSONBody[SessionMove],
+    ) -> BookingPublic:
+        """Move one session to another time and/or space, checked like a new booking."""
+        return await sessions.move_session(session, booking_id, occurrence_id, data, now=now)
+
+    @post("/{booking_id:int}/occurrences", status_code=200)
+    async def add_session(
+        self, session: Session, now: Now, booking_id: FromPath[int], data: JSONBody[SessionAdd]
+    ) -> BookingPublic:
+        """Re-add a date of the series that was skipped or cancelled."""
+        return await sessions.add_session(session, booking_id, data, now=now)

@@ -106,3 +106,24 @@ def open_intervals(windows: list[Window], start: datetime, end: datetime, zone: 
 def fits(windows: list[Window], start: datetime, end: datetime, zone: ZoneInfo) -> bool:
     """No windows means no restriction: a space without hours is bookable at any time."""
     return not windows or covers(open_intervals(windows, start, end, zone), start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class DayPiece:
+    """The part of a range that falls on one local day, as minutes after local midnight."""
+
+    day: date
+    from_min: int
+    to_min: int
+
+
+def day_pieces(start: datetime, end: datetime, zone: ZoneInfo) -> list[DayPiece]:
+    """Split [start, end) at local midnights; the last minute of a day is 1440 (24:00)."""
+    pieces = []
+    for day in local_days(start, end, zone):
+        first, last = start.astimezone(zone), end.astimezone(zone)
+        from_min = first.hour * 60 + first.minute if first.date() == day else 0
+        to_min = last.hour * 60 + last.minute if last.date() == day else MINUTES_PER_DAY
+        if to_min > from_min:
+            pieces.append(DayPiece(day, from_min, to_min))
+    return pieces

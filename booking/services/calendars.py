@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.errors import NotFound
 from booking.models import Closure, OpeningHours, Space, SpaceTree, Venue
 from booking.rules import hours
 from booking.rules.availability import SpaceCalendar, holiday_intervals, whole_days
@@ -44,7 +45,9 @@ async def set_opening_hours(
         await get_or_404(session, Venue, venue_id)
     checked = hours.check(
         [
-            hours.Window(w.weekday, hours.parse_clock(w.opens), hours.parse_clock(w.closes), w.valid_from, w.valid_until)
+            hours.Window(
+                w.weekday, hours.parse_clock(w.opens), hours.parse_clock(w.closes), w.valid_from, w.valid_until
+            )
             for w in windows
         ]
     )
@@ -66,13 +69,8 @@ async def set_opening_hours(
     return _public("space" if space_id is not None else "venue", checked)
 
 
-async def _windows(session: AsyncSession, space_id: int, venue_id: int) -> tuple[str, list[hours.Window]]:
+def _effective(rows: list[OpeningHours], space_id: int, venue_id: int) -> tuple[str, list[hours.Window]]:
     """A space's own windows, else its venue's; ("none", []) when neither keeps hours."""
-    rows = (
-        await session.scalars(
-            select(OpeningHours).where(or_(OpeningHours.space_id == space_id, OpeningHours.venue_id == venue_id))
-        )
-    ).all()
     own = [_window(row) for row in rows if row.space_id == space_id]
     if own:
         return "space", sorted(own)
@@ -80,9 +78,15 @@ async def _windows(session: AsyncSession, space_id: int, venue_id: int) -> tuple
     return ("venue", sorted(inherited)) if inherited else ("none", [])
 
 
+async def _hours_rows(session: AsyncSession, space_ids, venue_ids) -> list[OpeningHours]:
+    where = or_(OpeningHours.space_id.in_(space_ids), OpeningHours.venue_id.in_(venue_ids))
+    return list((await session.scalars(select(OpeningHours).where(where))).all())
+
+
 async def space_opening_hours(session: AsyncSession, space_id: int) -> OpeningHoursPublic:
     space = await get_or_404(session, Space, space_id)
-    return _public(*await _windows(session, space_id, space.venue_id))
+    rows = await _hours_rows(session, [space_id], [space.venue_id])
+    return _public(*_effective(rows, space_id, space.venue_id))
 
 
 async def venue_opening_hours(session: AsyncSession, venue_id: int) -> OpeningHoursPublic:
@@ -92,32 +96,70 @@ async def venue_opening_hours(session: AsyncSession, venue_id: int) -> OpeningHo
     return _public("venue" if windows else "none", windows)
 
 
-def relatives(space_id: int):
-    """Ids of the space, every space it is part of, and every part of it."""
-    up = select(SpaceTree.ancestor_id).where(SpaceTree.descendant_id == space_id)
-    down = select(SpaceTree.descendant_id).where(SpaceTree.ancestor_id == space_id)
+def relatives(space_ids):
+    """(space, related) pairs: each space with itself, every space it is part of, every part of it."""
+    up = select(SpaceTree.descendant_id, SpaceTree.ancestor_id).where(SpaceTree.descendant_id.in_(space_ids))
+    down = select(SpaceTree.ancestor_id, SpaceTree.descendant_id).where(SpaceTree.ancestor_id.in_(space_ids))
     return up.union(down)
 
 
-async def space_calendar(session: AsyncSession, space_id: int, start: datetime, end: datetime) -> SpaceCalendar:
-    """The calendar of one space over [start, end): hours, closures, public holidays."""
-    space = await get_or_404(session, Space, space_id)
-    venue = await session.get(Venue, space.venue_id)
-    zone = ZoneInfo(venue.timezone)
-    _, windows = await _windows(session, space_id, venue.id)
+async def calendars(
+    session: AsyncSession, space_ids: list[int], start: datetime, end: datetime
+) -> dict[int, SpaceCalendar]:
+    """The calendars of several spaces over [start, end): hours, closures, public holidays.
+
+    A fixed number of queries however many spaces: venues, hours, related spaces, closures.
+    """
+    venues = {
+        row.id: row
+        for row in await session.execute(
+            select(Space.id, Space.venue_id, Venue.timezone, Venue.closes_on_public_holidays, Venue.country)
+            .join(Venue, Venue.id == Space.venue_id)
+            .where(Space.id.in_(space_ids))
+        )
+    }
+    venue_ids = {row.venue_id for row in venues.values()}
+    hours_rows = await _hours_rows(session, space_ids, venue_ids)
+    related: dict[int, set[int]] = {}
+    for space_id, other_id in await session.execute(relatives(space_ids)):
+        related.setdefault(other_id, set()).add(space_id)
     closed = await session.execute(
-        select(Closure.starts_at, Closure.ends_at).where(
+        select(Closure.venue_id, Closure.space_id, Closure.starts_at, Closure.ends_at).where(
             Closure.starts_at < end,
             Closure.ends_at > start,
-            or_(Closure.venue_id == venue.id, Closure.space_id.in_(relatives(space_id))),
+            or_(Closure.venue_id.in_(venue_ids), Closure.space_id.in_(list(related))),
         )
     )
-    closures = [tuple(row) for row in closed]
-    if venue.closes_on_public_holidays:
-        first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
-        days = [day for day, _ in public_holidays(venue.country, first, last)]
-        closures += holiday_intervals(days, zone)
-    return SpaceCalendar(zone=zone, windows=windows, closures=sorted(closures))
+    closures: dict[int, list] = {space_id: [] for space_id in venues}
+    for venue_id, closed_space_id, starts_at, ends_at in closed:
+        concerned = (
+            related.get(closed_space_id, set())
+            if closed_space_id
+            else {s for s, row in venues.items() if row.venue_id == venue_id}
+        )
+        for space_id in concerned:
+            closures[space_id].append((starts_at, ends_at))
+    result = {}
+    for space_id, row in venues.items():
+        zone = ZoneInfo(row.timezone)
+        closed_here = closures[space_id]
+        if row.closes_on_public_holidays:
+            closed_here = closed_here + _holidays(row.country, zone, start, end)
+        _, windows = _effective(hours_rows, space_id, row.venue_id)
+        result[space_id] = SpaceCalendar(zone=zone, windows=windows, closures=sorted(closed_here))
+    return result
+
+
+def _holidays(country: str, zone: ZoneInfo, start: datetime, end: datetime):
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    return holiday_intervals([day for day, _ in public_holidays(country, first, last)], zone)
+
+
+async def space_calendar(session: AsyncSession, space_id: int, start: datetime, end: datetime) -> SpaceCalendar:
+    found = await calendars(session, [space_id], start, end)
+    if space_id not in found:
+        raise NotFound("space", space_id)
+    return found[space_id]
 
 
 async def create_closure(session: AsyncSession, data: ClosureCreate, *, now: datetime) -> ClosurePublic:
@@ -158,7 +200,8 @@ async def list_closures(
     stmt = select(Closure).order_by(Closure.starts_at, Closure.id)
     if space_id is not None:
         space = await get_or_404(session, Space, space_id)
-        stmt = stmt.where(or_(Closure.venue_id == space.venue_id, Closure.space_id.in_(relatives(space_id))))
+        related = select(relatives([space_id]).subquery().c[1])
+        stmt = stmt.where(or_(Closure.venue_id == space.venue_id, Closure.space_id.in_(related)))
     if venue_id is not None:
         in_venue = select(Space.id).where(Space.venue_id == venue_id)
         stmt = stmt.where(or_(Closure.venue_id == venue_id, Closure.space_id.in_(in_venue)))
