@@ -1,6 +1,6 @@
 """Free/busy of a space, the search for free spaces, and the slot finder."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, get
@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from booking.api.deps import Now, PageParams, Session
 from booking.errors import InvalidRequest
 from booking.models import SpaceKind
+from booking.rules.hours import parse_clock
 from booking.schemas.availability import SlotSearch, SpaceAvailability, SpaceMatch
 from booking.schemas.common import Page, aware
 from booking.services import availability
@@ -40,6 +41,13 @@ def _weekdays(text: str) -> frozenset[int]:
     if not days or not days <= set(range(7)):
         raise InvalidRequest("weekdays must be numbers 0 (Monday) to 6 (Sunday)", field="weekdays")
     return days
+
+
+def _clock(field: str, text: str) -> int:
+    try:
+        return parse_clock(text)
+    except ValueError as error:
+        raise InvalidRequest(str(error), field=field) from error
 
 
 class AvailabilityController(Controller):
@@ -79,8 +87,8 @@ class AvailabilityController(Controller):
         from_date: FromQuery[date],
         to_date: FromQuery[date],
         weekdays: Annotated[str, QueryParameter(description="e.g. 0,1,2,3,4 (0 = Monday)")] = "0,1,2,3,4,5,6",
-        time_from: Annotated[time, QueryParameter(description="local time of day")] = time(0),
-        time_to: Annotated[time, QueryParameter(description="local time of day; 00:00 = midnight")] = time(0),
+        time_from: Annotated[str, QueryParameter(description="local time of day, HH:MM")] = "00:00",
+        time_to: Annotated[str, QueryParameter(description="local time of day, HH:MM (24:00 = midnight)")] = "24:00",
         step_min: Annotated[int, QueryParameter(ge=5, le=240)] = 15,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 20,
         capacity: FromQuery[int | None] = None,
@@ -95,8 +103,8 @@ class AvailabilityController(Controller):
             from_date=from_date,
             to_date=to_date,
             weekdays=_weekdays(weekdays),
-            time_from=time_from,
-            time_to=time_to,
+            from_min=_clock("time_from", time_from),
+            to_min=_clock("time_to", time_to),
             step_min=step_min,
             limit=limit,
         )

@@ -45,7 +45,7 @@ def on_validation_error(_: Request, error: ValidationException) -> Response:
     errors = [
         {
             "field": item.get("key", ""),
-            "source": str(item.get("source", "body")),
+            "source": str(getattr(item.get("source"), "value", item.get("source") or "body")),
             "message": item.get("message", ""),
         }
         for item in (error.extra if isinstance(error.extra, list) else [])

@@ -7,7 +7,7 @@ intervals for a bounded number of spaces with the pure rules.
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, literal, not_, or_, select, true, type_coerce
@@ -251,8 +251,8 @@ class SlotQuery:
     from_date: date
     to_date: date
     weekdays: frozenset[int]
-    time_from: time
-    time_to: time
+    from_min: int  # local minutes after midnight
+    to_min: int  # up to 1440 (24:00)
     step_min: int = 15
     limit: int = 20
 
@@ -260,17 +260,13 @@ class SlotQuery:
 def _candidate_windows(query: SlotQuery, zone: ZoneInfo) -> list[Interval]:
     """The local time-of-day window on each wanted date, as instants."""
     found = []
-    day = query.from_date
-    while day <= query.to_date:
+    for offset in range((query.to_date - query.from_date).days + 1):
+        day = query.from_date + timedelta(days=offset)
         if day.weekday() in query.weekdays:
-            start = datetime.combine(day, query.time_from, zone)
-            end = (
-                datetime.combine(day, query.time_to, zone)
-                if query.time_to != time()
-                else (datetime.combine(day + timedelta(days=1), time(), zone))
-            )
-            found.append((start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))))
-        day += timedelta(days=1)
+            midnight = datetime.combine(day, time())
+            start = (midnight + timedelta(minutes=query.from_min)).replace(tzinfo=zone)
+            end = (midnight + timedelta(minutes=query.to_min)).replace(tzinfo=zone)
+            found.append((start.astimezone(UTC), end.astimezone(UTC)))
     return found
 
 
@@ -294,15 +290,15 @@ async def find_slots(session: AsyncSession, where: SpaceFilter, query: SlotQuery
         raise InvalidRequest("to_date must not be before from_date", field="to_date")
     if (query.to_date - query.from_date).days + 1 > MAX_WINDOW.days:
         raise WindowTooLong(f"a slot search may span at most {MAX_WINDOW.days} days", limit_days=MAX_WINDOW.days)
-    if query.time_to != time() and query.time_to <= query.time_from:
+    if query.to_min <= query.from_min:
         raise InvalidRequest("time_to must be after time_from", field="time_to")
     rows = (await session.execute(_matching(session.bind.dialect.name, where).limit(MAX_SLOT_SPACES + 1))).all()
     truncated = len(rows) > MAX_SLOT_SPACES
     rows = rows[:MAX_SLOT_SPACES]
     slots: list[FreeSlot] = []
     if rows:
-        span_start = datetime.combine(query.from_date - timedelta(days=1), time(), ZoneInfo("UTC"))
-        span_end = datetime.combine(query.to_date + timedelta(days=2), time(), ZoneInfo("UTC"))
+        span_start = datetime.combine(query.from_date - timedelta(days=1), time(), UTC)
+        span_end = datetime.combine(query.to_date + timedelta(days=2), time(), UTC)
         ids = [space.id for space, _ in rows]
         found_calendars = await calendars(session, ids, span_start, span_end)
         busy = await _busy(session, ids, span_start, span_end)
