@@ -1,17 +1,17 @@
 """Weekly opening hours in venue-local time, with validity ranges (term time vs vacation)."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from booking.errors import InvalidOpeningHours
+from booking.errors import AmbiguousLocalTime, InvalidOpeningHours
 from booking.rules.intervals import Interval, covers, union
-from booking.rules.localtime import local_days
+from booking.rules.localtime import instant, local_days
 
 MINUTES_PER_DAY = 24 * 60
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Window:
     """Open on ``weekday`` (0 = Monday) from ``opens_min`` to ``closes_min`` minutes after midnight,
     on dates from ``valid_from`` to ``valid_until`` inclusive (open-ended when None)."""
@@ -30,10 +30,23 @@ class Window:
         )
 
 
-def _validity_overlaps(a: Window, b: Window) -> bool:
-    a_from, a_until = a.valid_from or date.min, a.valid_until or date.max
-    b_from, b_until = b.valid_from or date.min, b.valid_until or date.max
-    return a_from <= b_until and b_from <= a_until
+def _validity(window: Window) -> tuple[date, date]:
+    return window.valid_from or date.min, window.valid_until or date.max
+
+
+def ordering(window: Window) -> tuple:
+    return window.weekday, window.opens_min, window.closes_min, _validity(window)
+
+
+def _clash(a: Window, b: Window) -> bool:
+    (a_from, a_until), (b_from, b_until) = _validity(a), _validity(b)
+    return (
+        a.weekday == b.weekday
+        and a_from <= b_until
+        and b_from <= a_until
+        and a.opens_min < b.closes_min
+        and b.opens_min < a.closes_min
+    )
 
 
 def check(windows: list[Window]) -> list[Window]:
@@ -48,27 +61,36 @@ def check(windows: list[Window]) -> list[Window]:
             problem = "valid_from must not be after valid_until"
         if problem:
             raise InvalidOpeningHours(problem, index=index)
-    merged: list[Window] = []
-    for window in sorted(windows):
-        for index, other in enumerate(merged):
-            if other.weekday != window.weekday or not _validity_overlaps(other, window):
-                continue
-            if other.opens_min < window.closes_min and window.opens_min < other.closes_min:
+    ordered = sorted(windows, key=ordering)
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1 :]:
+            if _clash(first, second):
                 raise InvalidOpeningHours(
-                    f"windows overlap on weekday {window.weekday}: "
-                    f"{clock(other.opens_min)}–{clock(other.closes_min)} and "
-                    f"{clock(window.opens_min)}–{clock(window.closes_min)}",
-                    weekday=window.weekday,
+                    f"windows overlap on weekday {first.weekday}: "
+                    f"{clock(first.opens_min)}–{clock(first.closes_min)} and "
+                    f"{clock(second.opens_min)}–{clock(second.closes_min)}",
+                    weekday=first.weekday,
                 )
-            same_validity = (other.valid_from, other.valid_until) == (window.valid_from, window.valid_until)
-            if same_validity and other.closes_min == window.opens_min:
-                merged[index] = Window(
-                    other.weekday, other.opens_min, window.closes_min, other.valid_from, other.valid_until
-                )
-                break
-        else:
+    merged: list[Window] = []
+    for window in ordered:
+        touching = next(
+            (
+                index
+                for index, kept in enumerate(merged)
+                if kept.weekday == window.weekday
+                and _validity(kept) == _validity(window)
+                and kept.closes_min == window.opens_min
+            ),
+            None,
+        )
+        if touching is None:
             merged.append(window)
-    return sorted(merged)
+        else:
+            kept = merged[touching]
+            merged[touching] = Window(
+                kept.weekday, kept.opens_min, window.closes_min, kept.valid_from, kept.valid_until
+            )
+    return sorted(merged, key=ordering)
 
 
 def clock(minutes: int) -> str:
@@ -87,9 +109,17 @@ def parse_clock(text: str) -> int:
 
 
 def _wall_instant(day: date, minutes: int, zone: ZoneInfo) -> datetime:
-    """Lenient on purpose: an opening time inside a DST gap opens at the first valid minute."""
+    """Lenient on purpose: a time inside a DST gap means the first valid minute after it; a
+    repeated time means its first occurrence."""
     wall = datetime.combine(day, time()) + timedelta(minutes=minutes)
-    return wall.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+    for _ in range(MINUTES_PER_DAY):
+        try:
+            return instant(wall, zone)
+        except AmbiguousLocalTime:
+            if wall.replace(tzinfo=zone, fold=0).astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+                return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)  # repeated: the first one
+            wall += timedelta(minutes=1)
+    raise AmbiguousLocalTime(f"no valid local time near {wall.isoformat()} in {zone.key}")
 
 
 def open_intervals(windows: list[Window], start: datetime, end: datetime, zone: ZoneInfo) -> list[Interval]:

@@ -19,7 +19,7 @@ MAX_OCCURRENCES = 500
 MAX_HORIZON = timedelta(days=2 * 365)
 FREQUENCIES = {"DAILY": du.DAILY, "WEEKLY": du.WEEKLY, "MONTHLY": du.MONTHLY}
 WEEKDAYS = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR, "SA": du.SA, "SU": du.SU}
-BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
+BYDAY = re.compile(r"^([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,7 @@ class Rule:
     byday: tuple[str, ...] = ()
     count: int | None = None
     until: str | None = None
+    wkst: str = "MO"
 
 
 def parse(text: str) -> Rule:
@@ -60,7 +61,12 @@ def parse(text: str) -> Rule:
         raise UnsupportedRecurrence("INTERVAL must be 1–12 and COUNT at least 1", rrule=text)
     if count is not None and count > MAX_OCCURRENCES:
         raise RecurrenceTooLong(f"COUNT may be at most {MAX_OCCURRENCES}", limit=MAX_OCCURRENCES)
-    return Rule(freq, interval, byday, count, parts.get("UNTIL"))
+    wkst = parts.get("WKST", "MO")
+    if wkst not in WEEKDAYS:
+        raise UnsupportedRecurrence(f"WKST {wkst!r} is not a weekday", rrule=text)
+    if "UNTIL" in parts:
+        _until(parts["UNTIL"], ZoneInfo("UTC"))  # refuse a malformed UNTIL now, not at expansion
+    return Rule(freq, interval, byday, count, parts.get("UNTIL"), wkst)
 
 
 def _until(value: str, zone: ZoneInfo) -> datetime:
@@ -68,6 +74,8 @@ def _until(value: str, zone: ZoneInfo) -> datetime:
     try:
         if len(value) == 8:
             return datetime.strptime(value, "%Y%m%d").replace(hour=23, minute=59, second=59)
+        if len(value) not in (15, 16):
+            raise ValueError(value)
         if value.endswith("Z"):
             moment = datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             return moment.astimezone(zone).replace(tzinfo=None)
@@ -87,6 +95,7 @@ def _rule_for_dateutil(rule: Rule, first: datetime, zone: ZoneInfo) -> du.rrule:
         interval=rule.interval,
         byweekday=weekdays or None,
         until=_until(rule.until, zone) if rule.until else None,
+        wkst=WEEKDAYS[rule.wkst],
     )
 
 

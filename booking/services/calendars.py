@@ -73,9 +73,9 @@ def _effective(rows: list[OpeningHours], space_id: int, venue_id: int) -> tuple[
     """A space's own windows, else its venue's; ("none", []) when neither keeps hours."""
     own = [_window(row) for row in rows if row.space_id == space_id]
     if own:
-        return "space", sorted(own)
+        return "space", sorted(own, key=hours.ordering)
     inherited = [_window(row) for row in rows if row.venue_id == venue_id]
-    return ("venue", sorted(inherited)) if inherited else ("none", [])
+    return ("venue", sorted(inherited, key=hours.ordering)) if inherited else ("none", [])
 
 
 async def _hours_rows(session: AsyncSession, space_ids, venue_ids) -> list[OpeningHours]:
@@ -92,7 +92,7 @@ async def space_opening_hours(session: AsyncSession, space_id: int) -> OpeningHo
 async def venue_opening_hours(session: AsyncSession, venue_id: int) -> OpeningHoursPublic:
     await get_or_404(session, Venue, venue_id)
     rows = (await session.scalars(select(OpeningHours).where(OpeningHours.venue_id == venue_id))).all()
-    windows = sorted(_window(row) for row in rows)
+    windows = sorted((_window(row) for row in rows), key=hours.ordering)
     return _public("venue" if windows else "none", windows)
 
 
