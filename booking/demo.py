@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
+from booking.errors import OutsideOpeningHours, SpaceClosed
 from booking.models import DEFAULT_TIMEZONE, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
-from booking.schemas.bookings import BookingCreate
+from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
+from booking.schemas.calendars import OpeningWindow
 from booking.schemas.places import OrganisationCreate, RegionCreate, SpaceCreate, VenueCreate
-from booking.services import bookings, places, spaces
+from booking.services import bookings, calendars, places, spaces
 
 DISTRICT = "临江区"
 VENUE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -296,6 +298,27 @@ BOOKINGS: tuple[BookingRow, ...] = (
 )
 
 
+# Weekly hours by venue kind: (weekdays, opens, closes); 0 = Monday. Schools lend rooms after lessons.
+WEEKDAYS, WEEKEND, EVERY_DAY = range(5), range(5, 7), range(7)
+HOURS: dict[VenueKind, tuple[tuple[range, str, str], ...]] = {
+    VenueKind.school: ((WEEKDAYS, "17:30", "21:30"), (WEEKEND, "08:00", "21:00")),
+    VenueKind.library: ((range(1, 7), "09:00", "21:00"),),
+    VenueKind.study_room: ((EVERY_DAY, "07:00", "23:00"),),
+    VenueKind.sports_venue: ((EVERY_DAY, "06:00", "22:00"),),
+    VenueKind.community_centre: ((EVERY_DAY, "08:00", "21:30"),),
+    VenueKind.community_school: ((EVERY_DAY, "08:00", "21:30"),),
+    VenueKind.community_college: ((EVERY_DAY, "08:00", "21:30"),),
+    VenueKind.learning_point: ((EVERY_DAY, "08:00", "21:30"),),
+}
+CLOSES_ON_PUBLIC_HOLIDAYS = {VenueKind.school, VenueKind.library}
+
+# A weekly class for a term; dates that fall outside hours or on a holiday are skipped.
+SERIES = (
+    BookingRow("临江区体育中心", "主馆西场", "江滨太极拳队", "太极拳周二周四班", 30, (1,), "18:30-20:00"),
+    "FREQ=WEEKLY;BYDAY=TU,TH;COUNT=24",
+)
+
+
 async def load(settings: Settings) -> str:
     """Load the demo district unless it is already there; a one-line summary either way."""
     engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
@@ -372,9 +395,16 @@ async def _create_venues(
                     latitude=row.latitude,
                     longitude=row.longitude,
                     timezone=DEFAULT_TIMEZONE,
+                    closes_on_public_holidays=kind in CLOSES_ON_PUBLIC_HOLIDAYS,
                 ),
             )
             venue_ids[row.name] = venue.id
+            windows = [
+                OpeningWindow(weekday=day, opens=opens, closes=closes)
+                for days, opens, closes in HOURS[kind]
+                for day in days
+            ]
+            await calendars.set_opening_hours(session, venue_id=venue.id, windows=windows)
     return venue_ids
 
 
@@ -422,22 +452,31 @@ async def _create_bookings(
     *,
     now: datetime,
 ) -> int:
+    """The demo's bookings, relative to today; a date that is closed or outside hours is left out."""
     today = now.astimezone(VENUE_ZONE).date()
+    series_row, rrule = SERIES
+    requests = [(row, days_ahead, None) for row in BOOKINGS for days_ahead in row.days_ahead]
+    requests.append((series_row, series_row.days_ahead[0], rrule))
     booked = 0
-    for row in BOOKINGS:
+    for row, days_ahead, rule in requests:
         starts, ends = row.hours.split("-")
-        for days_ahead in row.days_ahead:
-            day = today + timedelta(days=days_ahead)
-            request = BookingCreate(
-                space_id=space_ids[row.venue, row.space],
-                organisation_id=organisation_ids[row.organiser],
-                title=row.title,
-                attendees=row.attendees,
-                starts_at=_local_instant(day, starts),
-                ends_at=_local_instant(day, ends),
-            )
-            await bookings.request_booking(session, request, now=now)
-            booked += 1
+        day = today + timedelta(days=days_ahead)
+        request = BookingCreate(
+            space_id=space_ids[row.venue, row.space],
+            organisation_id=organisation_ids[row.organiser],
+            title=row.title,
+            attendees=row.attendees,
+            starts_at=_local_instant(day, starts),
+            ends_at=_local_instant(day, ends),
+            recurrence=Recurrence(rrule=rule) if rule else None,
+            on_conflict=OnConflict.skip,
+        )
+        try:
+            async with session.begin_nested():
+                await bookings.request_booking(session, request, now=now)
+        except (SpaceClosed, OutsideOpeningHours):
+            continue
+        booked += 1
     return booked
 
 
