@@ -28,7 +28,7 @@ from booking.schemas.availability import (
     VenueBrief,
 )
 from booking.schemas.common import local
-from booking.services.calendars import calendars
+from booking.services.calendars import calendars, venue_infos
 from booking.services.common import PageRequest, get_or_404
 from booking.services.places import region_subtree
 from integrations.holidays import public_holidays
@@ -79,7 +79,7 @@ async def _busy(session: AsyncSession, space_ids: list[int], start: datetime, en
 async def space_availability(session: AsyncSession, space_id: int, start: datetime, end: datetime) -> SpaceAvailability:
     check_window(start, end)
     await get_or_404(session, Space, space_id)
-    calendar = (await calendars(session, [space_id], start, end))[space_id]
+    calendar = (await calendars(session, await venue_infos(session, [space_id]), start, end))[space_id]
     opened, busy, free = availability(calendar, (await _busy(session, [space_id], start, end))[space_id], start, end)
     return SpaceAvailability(
         space_id=space_id,
@@ -300,7 +300,7 @@ async def find_slots(session: AsyncSession, where: SpaceFilter, query: SlotQuery
         span_start = datetime.combine(query.from_date - timedelta(days=1), time(), UTC)
         span_end = datetime.combine(query.to_date + timedelta(days=2), time(), UTC)
         ids = [space.id for space, _ in rows]
-        found_calendars = await calendars(session, ids, span_start, span_end)
+        found_calendars = await calendars(session, await venue_infos(session, ids), span_start, span_end)
         busy = await _busy(session, ids, span_start, span_end)
         for space, venue in rows:
             calendar = found_calendars[space.id]

@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.errors import BookingConflict, CapacityExceeded, InvalidStateTransition, StartsInPast
-from booking.models import Booking, BookingState, Occurrence, Organisation, Space, SpaceTree, Venue
+from booking.errors import BookingConflict, CapacityExceeded, InvalidStateTransition, NotFound, StartsInPast
+from booking.models import Booking, BookingState, Occurrence, Space, SpaceTree, Venue
 from booking.rules import recurrence
 from booking.schemas.bookings import BookingCreate, BookingPublic, OccurrencePublic, OnConflict, Recurrence
 from booking.schemas.common import local
-from booking.services.calendars import space_calendar
-from booking.services.common import PageRequest, get_or_404, page_of, require
+from booking.services.common import PageRequest, get_or_404, page_of
 from booking.services.holding import Slot, Target, conflicts_with, hold, judge, refuse, target
 from booking.services.idempotency import StoredResponse, once
 
 LIVE = (BookingState.pending.value, BookingState.confirmed.value)
+_INSERT_BOOKING = insert(Booking.__table__).returning(Booking.__table__.c.id)
 
 
 def check_request(space: Target, attendees: int, starts_at: datetime, *, now: datetime) -> None:
@@ -40,30 +40,32 @@ def series_slots(rrule: str | None, starts_at: datetime, ends_at: datetime, zone
 
 async def request_booking(session: AsyncSession, data: BookingCreate, *, now: datetime) -> BookingPublic:
     """Book a space once or as a series. With on_conflict=skip the dates that cannot be had are left out."""
-    space = await target(session, data.space_id)
-    await require(session, Organisation, data.organisation_id)
+    space = await target(session, data.space_id, data.organisation_id)
+    if not space.organisation_known:
+        raise NotFound("organisation", data.organisation_id)
     check_request(space, data.attendees, data.starts_at, now=now)
     rrule = data.recurrence.rrule if data.recurrence else None
-    slots = series_slots(rrule, data.starts_at, data.ends_at, ZoneInfo(space.space.timezone), now=now)
-    calendar = await space_calendar(session, data.space_id, slots[0][0], slots[-1][1])
+    slots = series_slots(rrule, data.starts_at, data.ends_at, ZoneInfo(space.venue.timezone), now=now)
+    calendar = await space.calendar(session, slots[0][0], slots[-1][1])
 
     state = BookingState.confirmed
-    booking_id = await session.scalar(
-        insert(Booking)
-        .values(
-            space_id=data.space_id,
-            organisation_id=data.organisation_id,
-            title=data.title,
-            attendees=data.attendees,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            state=state,
-            rrule=rrule,
-            created_at=now,
-            updated_at=now,
+    booking_id = (
+        await session.execute(
+            _INSERT_BOOKING,
+            {
+                "space_id": data.space_id,
+                "organisation_id": data.organisation_id,
+                "title": data.title,
+                "attendees": data.attendees,
+                "starts_at": data.starts_at,
+                "ends_at": data.ends_at,
+                "state": state,
+                "rrule": rrule,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        .returning(Booking.id)
-    )
+    ).scalar_one()
     rows = space.rows(booking_id, slots, state, [start for start, _ in slots])
     skip = data.on_conflict == OnConflict.skip
     # Skipping needs to know the taken dates beforehand; failing learns of them from the database.
@@ -94,7 +96,7 @@ async def request_booking(session: AsyncSession, data: BookingCreate, *, now: da
         created_at=now,
         updated_at=now,
     )
-    return _public(booking, space.space.timezone, occurrences, skipped=list(failures.values()))
+    return _public(booking, space.venue.timezone, occurrences, skipped=list(failures.values()))
 
 
 async def _explain(session, slots: list[Slot], rows: list[dict], calendar):

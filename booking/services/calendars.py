@@ -1,12 +1,12 @@
 """Opening hours, closures, and the calendar of one space assembled from them."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.errors import NotFound
 from booking.models import Closure, OpeningHours, Space, SpaceTree, Venue
 from booking.rules import hours
 from booking.rules.availability import SpaceCalendar, holiday_intervals, whole_days
@@ -103,49 +103,56 @@ def relatives(space_ids):
     return up.union(down)
 
 
-async def calendars(
-    session: AsyncSession, space_ids: list[int], start: datetime, end: datetime
-) -> dict[int, SpaceCalendar]:
-    """The calendars of several spaces over [start, end): hours, closures, public holidays.
+@dataclass(frozen=True, slots=True)
+class VenueInfo:
+    """What a space's calendar needs to know about its venue."""
 
-    A fixed number of queries however many spaces: venues, hours, related spaces, closures.
-    """
-    venues = {
-        row.id: row
-        for row in await session.execute(
-            select(Space.id, Space.venue_id, Venue.timezone, Venue.closes_on_public_holidays, Venue.country)
-            .join(Venue, Venue.id == Space.venue_id)
-            .where(Space.id.in_(space_ids))
-        )
-    }
-    venue_ids = {row.venue_id for row in venues.values()}
-    hours_rows = await _hours_rows(session, space_ids, venue_ids)
-    related: dict[int, set[int]] = {}
-    for space_id, other_id in await session.execute(relatives(space_ids)):
-        related.setdefault(other_id, set()).add(space_id)
-    closed = await session.execute(
-        select(Closure.venue_id, Closure.space_id, Closure.starts_at, Closure.ends_at).where(
-            Closure.starts_at < end,
-            Closure.ends_at > start,
-            or_(Closure.venue_id.in_(venue_ids), Closure.space_id.in_(list(related))),
-        )
+    id: int
+    timezone: str
+    closes_on_public_holidays: bool
+    country: str
+
+
+async def venue_infos(session: AsyncSession, space_ids: list[int]) -> dict[int, VenueInfo]:
+    rows = await session.execute(
+        select(Space.id, Venue.id, Venue.timezone, Venue.closes_on_public_holidays, Venue.country)
+        .join(Venue, Venue.id == Space.venue_id)
+        .where(Space.id.in_(space_ids))
     )
-    closures: dict[int, list] = {space_id: [] for space_id in venues}
-    for venue_id, closed_space_id, starts_at, ends_at in closed:
-        concerned = (
-            related.get(closed_space_id, set())
-            if closed_space_id
-            else {s for s, row in venues.items() if row.venue_id == venue_id}
-        )
-        for space_id in concerned:
-            closures[space_id].append((starts_at, ends_at))
+    return {space_id: VenueInfo(*venue) for space_id, *venue in rows}
+
+
+async def calendars(
+    session: AsyncSession, venues: dict[int, VenueInfo], start: datetime, end: datetime
+) -> dict[int, SpaceCalendar]:
+    """The calendars of spaces (keyed with their venues) over [start, end): hours, closures, holidays.
+
+    Two queries however many spaces: their hours, and the closures that concern them.
+    """
+    space_ids = list(venues)
+    hours_rows = await _hours_rows(session, space_ids, {venue.id for venue in venues.values()})
+    pairs = relatives(space_ids).subquery()
+    overlapping = and_(Closure.starts_at < end, Closure.ends_at > start)
+    own_or_related = (
+        select(pairs.c[0], Closure.starts_at, Closure.ends_at)
+        .join(Closure, Closure.space_id == pairs.c[1])
+        .where(overlapping)
+    )
+    of_venue = (
+        select(Space.id, Closure.starts_at, Closure.ends_at)
+        .join(Closure, Closure.venue_id == Space.venue_id)
+        .where(Space.id.in_(space_ids), overlapping)
+    )
+    closures: dict[int, list] = {space_id: [] for space_id in space_ids}
+    for space_id, starts_at, ends_at in await session.execute(union_all(own_or_related, of_venue)):
+        closures[space_id].append((starts_at, ends_at))
     result = {}
-    for space_id, row in venues.items():
-        zone = ZoneInfo(row.timezone)
+    for space_id, venue in venues.items():
+        zone = ZoneInfo(venue.timezone)
         closed_here = closures[space_id]
-        if row.closes_on_public_holidays:
-            closed_here = closed_here + _holidays(row.country, zone, start, end)
-        _, windows = _effective(hours_rows, space_id, row.venue_id)
+        if venue.closes_on_public_holidays:
+            closed_here = closed_here + _holidays(venue.country, zone, start, end)
+        _, windows = _effective(hours_rows, space_id, venue.id)
         result[space_id] = SpaceCalendar(zone=zone, windows=windows, closures=sorted(closed_here))
     return result
 
@@ -153,13 +160,6 @@ async def calendars(
 def _holidays(country: str, zone: ZoneInfo, start: datetime, end: datetime):
     first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
     return holiday_intervals([day for day, _ in public_holidays(country, first, last)], zone)
-
-
-async def space_calendar(session: AsyncSession, space_id: int, start: datetime, end: datetime) -> SpaceCalendar:
-    found = await calendars(session, [space_id], start, end)
-    if space_id not in found:
-        raise NotFound("space", space_id)
-    return found[space_id]
 
 
 async def create_closure(session: AsyncSession, data: ClosureCreate, *, now: datetime) -> ClosurePublic:

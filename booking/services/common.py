@@ -57,6 +57,6 @@ async def delete_unreferenced(session: AsyncSession, item: SQLModel, what: str) 
 
 
 def insert_for(session: AsyncSession, table: type[SQLModel]):
-    """An INSERT that knows ON CONFLICT DO NOTHING on both dialects."""
+    """A Core INSERT (cacheable, no ORM bulk path) that knows ON CONFLICT DO NOTHING on both dialects."""
     dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)

@@ -8,17 +8,18 @@ refusals (and calendar reasons) per slot for the 4xx answer.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.errors import BookingConflict, OutsideOpeningHours, SpaceClosed, VenueshareError
-from booking.models import SLOT_HOLDING_STATES, BookingState, Occurrence, Space, SpaceTree, Venue
+from booking.errors import BookingConflict, NotFound, OutsideOpeningHours, SpaceClosed, VenueshareError
+from booking.models import SLOT_HOLDING_STATES, BookingState, Occurrence, Organisation, Space, SpaceTree, Venue
 from booking.rules.availability import OUTSIDE_OPENING_HOURS, SPACE_CLOSED, SpaceCalendar
 from booking.rules.divisible import leaves
 from booking.rules.intervals import buffered, overlaps
 from booking.schemas.bookings import ConflictPublic, FailurePublic
-from booking.services.common import get_or_404, insert_for
+from booking.services.calendars import VenueInfo, calendars
+from booking.services.common import insert_for
 
 Slot = tuple[datetime, datetime]
 BOOKING_CONFLICT = "booking_conflict"
@@ -41,15 +42,19 @@ class SpaceNode:
     capacity: int
     buffer_before_min: int
     buffer_after_min: int
-    timezone: str
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A space to book, with what holding it takes: its leaves and their buffers."""
+    """A space to book, with what holding it takes: its leaves, their buffers, its venue."""
 
     space: SpaceNode
     subtree: dict[int, SpaceNode]
+    venue: VenueInfo
+    organisation_known: bool
+
+    async def calendar(self, session: AsyncSession, start: datetime, end: datetime) -> SpaceCalendar:
+        return (await calendars(session, {self.space.id: self.venue}, start, end))[self.space.id]
 
     def rows(self, booking_id: int, slots: list[Slot], state: BookingState, originals: list[datetime]) -> list[dict]:
         parent_of = {node.id: node.parent_id for node in self.subtree.values()}
@@ -78,25 +83,34 @@ class Target:
         return rows
 
 
-async def target(session: AsyncSession, space_id: int) -> Target:
-    """The space and every space beneath it, with its venue's zone, in one query."""
-    rows = await session.execute(
-        select(
-            Space.id,
-            Space.parent_id,
-            Space.capacity,
-            Space.buffer_before_min,
-            Space.buffer_after_min,
-            Venue.timezone,
-        )
-        .join(SpaceTree, SpaceTree.descendant_id == Space.id)
-        .join(Venue, Venue.id == Space.venue_id)
-        .where(SpaceTree.ancestor_id == space_id)
+_TARGET = (
+    select(
+        Space.id,
+        Space.parent_id,
+        Space.capacity,
+        Space.buffer_before_min,
+        Space.buffer_after_min,
+        Venue.id,
+        Venue.timezone,
+        Venue.closes_on_public_holidays,
+        Venue.country,
+        exists(select(literal(1)).where(Organisation.id == bindparam("organisation_id"))),
     )
-    subtree = {row.id: SpaceNode(*row) for row in rows}
+    .join(SpaceTree, SpaceTree.descendant_id == Space.id)
+    .join(Venue, Venue.id == Space.venue_id)
+    .where(SpaceTree.ancestor_id == bindparam("space_id"))
+)
+
+
+async def target(session: AsyncSession, space_id: int, organisation_id: int | None = None) -> Target:
+    """The space, every space beneath it and its venue, in one query (which also says whether
+    ``organisation_id`` exists, sparing a round trip on the hot path)."""
+    rows = (await session.execute(_TARGET, {"space_id": space_id, "organisation_id": organisation_id})).all()
+    subtree = {row[0]: SpaceNode(*row[:5]) for row in rows}
     if space_id not in subtree:
-        await get_or_404(session, Space, space_id)
-    return Target(subtree[space_id], subtree)
+        raise NotFound("space", space_id)
+    first = rows[0]
+    return Target(subtree[space_id], subtree, VenueInfo(*first[5:9]), bool(first[9]))
 
 
 async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
@@ -108,13 +122,13 @@ async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
     """
     if not rows:
         return []
-    stmt = (
-        insert_for(session, Occurrence).values(rows).returning(Occurrence.id, Occurrence.space_id, Occurrence.starts_at)
-    )
+    stmt = insert_for(session, Occurrence)
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.on_conflict_do_nothing()
+    columns = Occurrence.__table__.c
     try:
-        inserted = (await session.execute(stmt)).all()
+        # The executemany form keeps one cached statement whatever the number of rows.
+        inserted = (await session.execute(stmt.returning(columns.id, columns.space_id, columns.starts_at), rows)).all()
     except IntegrityError as error:
         if BOOKING_CONFLICT in str(error.orig):
             return None

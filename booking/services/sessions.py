@@ -14,7 +14,6 @@ from booking.errors import InvalidRequest, InvalidStateTransition, NotFound
 from booking.models import Booking, BookingState, Occurrence
 from booking.schemas.bookings import BookingPublic, SessionAdd, SessionMove
 from booking.services.bookings import LIVE, check_request, publish, series_slots
-from booking.services.calendars import space_calendar
 from booking.services.common import get_or_404
 from booking.services.holding import conflicts_with, hold, judge, refuse, target
 
@@ -69,7 +68,7 @@ async def _place(
     """Hold one session of ``booking`` on a space, checked like a new booking."""
     space = await target(session, space_id)
     check_request(space, booking.attendees, start, now=now)
-    calendar = await space_calendar(session, space_id, start, end)
+    calendar = await space.calendar(session, start, end)
     rows = space.rows(booking.id, [(start, end)], BookingState.confirmed, [original])
     failures = judge([(start, end)], rows, calendar, {})
     if failures or await hold(session, rows) is None:
@@ -110,7 +109,7 @@ async def add_session(session: AsyncSession, booking_id: int, data: SessionAdd, 
     """Re-add a date of the series that has no live session (skipped, or cancelled earlier)."""
     booking = await _live_booking(session, booking_id)
     space = await target(session, booking.space_id)
-    zone = ZoneInfo(space.space.timezone)
+    zone = ZoneInfo(space.venue.timezone)
     slots = series_slots(booking.rrule, booking.starts_at, booking.ends_at, zone, now=booking.created_at)
     slot = next((slot for slot in slots if slot[0] == data.starts_at), None)
     if slot is None:
