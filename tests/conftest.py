@@ -27,6 +27,10 @@ from tests.factories import Factory
 
 BACKENDS = ("sqlite", "postgresql")
 TABLES = (
+    "class_bookings",
+    "allocations",
+    "classes",
+    "teachers",
     "idempotency_keys",
     "occurrences",
     "bookings",

@@ -20,6 +20,10 @@ TABLES = {
     "opening_hours",
     "closures",
     "space_tree",
+    "teachers",
+    "classes",
+    "allocations",
+    "class_bookings",
 }
 
 

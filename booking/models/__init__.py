@@ -6,9 +6,15 @@ from booking.models.idempotency import IdempotencyKey
 from booking.models.organisations import Organisation, OrganisationKind
 from booking.models.regions import PARENT_LEVEL, Region, RegionLevel
 from booking.models.spaces import Space, SpaceKind
+from booking.models.teaching import Allocation, AllocationStatus, ClassBooking, CommunityClass, Teacher
 from booking.models.venues import DEFAULT_TIMEZONE, Venue, VenueKind
 
 __all__ = [
+    "Allocation",
+    "AllocationStatus",
+    "ClassBooking",
+    "CommunityClass",
+    "Teacher",
     "DEFAULT_TIMEZONE",
     "PARENT_LEVEL",
     "SLOT_HOLDING_STATES",

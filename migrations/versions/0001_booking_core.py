@@ -76,9 +76,7 @@ def upgrade() -> None:
     op.create_table(
         "spaces",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "venue_id", sa.Integer, sa.ForeignKey("venues.id", ondelete="RESTRICT"), nullable=False, index=True
-        ),
+        sa.Column("venue_id", sa.Integer, sa.ForeignKey("venues.id", ondelete="RESTRICT"), nullable=False, index=True),
         sa.Column("parent_id", sa.Integer, sa.ForeignKey("spaces.id", ondelete="RESTRICT"), index=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False, index=True),
@@ -93,9 +91,7 @@ def upgrade() -> None:
     op.create_table(
         "bookings",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "space_id", sa.Integer, sa.ForeignKey("spaces.id", ondelete="RESTRICT"), nullable=False, index=True
-        ),
+        sa.Column("space_id", sa.Integer, sa.ForeignKey("spaces.id", ondelete="RESTRICT"), nullable=False, index=True),
         sa.Column(
             "organisation_id",
             sa.Integer,

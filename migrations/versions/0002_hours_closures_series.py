@@ -33,7 +33,9 @@ def upgrade() -> None:
         sa.Column("valid_until", sa.Date),
         sa.CheckConstraint("(venue_id IS NULL) <> (space_id IS NULL)", name="opening_hours_one_owner"),
         sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="opening_hours_weekday"),
-        sa.CheckConstraint("0 <= opens_min AND opens_min < closes_min AND closes_min <= 1440", name="opening_hours_span"),
+        sa.CheckConstraint(
+            "0 <= opens_min AND opens_min < closes_min AND closes_min <= 1440", name="opening_hours_span"
+        ),
     )
     op.create_table(
         "closures",
