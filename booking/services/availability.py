@@ -128,50 +128,76 @@ def _matching(dialect: str, where: SpaceFilter):
 
 
 def _not_booked(start: datetime, end: datetime):
+    """No slot-holding occurrence on any leaf of the space reaches into [start, end).
+
+    Two bounded probes on the (space_id, blocked_start_at) index instead of a range scan: one
+    for occurrences starting inside the window; one for the last occurrence starting before it,
+    the only one that can reach into it, since a leaf's holding occurrences never overlap.
+    """
+    holding_on_leaf = and_(Occurrence.space_id == SpaceTree.descendant_id, Occurrence.state.in_(SLOT_HOLDING_STATES))
+    starting_inside = exists(
+        select(literal(1)).where(
+            holding_on_leaf, Occurrence.blocked_start_at >= start, Occurrence.blocked_start_at < end
+        )
+    )
+    last_before = (
+        select(Occurrence.blocked_end_at)
+        .where(holding_on_leaf, Occurrence.blocked_start_at < start)
+        .order_by(Occurrence.blocked_start_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return ~exists(
         select(literal(1))
         .select_from(SpaceTree)
-        .join(Occurrence, Occurrence.space_id == SpaceTree.descendant_id)
-        .where(
-            SpaceTree.ancestor_id == Space.id,
-            Occurrence.state.in_(SLOT_HOLDING_STATES),
-            Occurrence.blocked_start_at < end,
-            Occurrence.blocked_end_at > start,
-        )
+        .where(SpaceTree.ancestor_id == Space.id, or_(starting_inside, last_before > start))
     )
 
 
 def _not_closed(start: datetime, end: datetime):
-    up = select(SpaceTree.ancestor_id).where(SpaceTree.descendant_id == Space.id)
-    down = select(SpaceTree.descendant_id).where(SpaceTree.ancestor_id == Space.id)
-    return ~exists(
-        select(literal(1)).where(
-            Closure.starts_at < end,
-            Closure.ends_at > start,
-            or_(Closure.venue_id == Space.venue_id, Closure.space_id.in_(up), Closure.space_id.in_(down)),
-        )
+    """No closure of the venue, of a space the space is part of, or of a part of it (three probes)."""
+    live = and_(Closure.starts_at < end, Closure.ends_at > start)
+    of_venue = exists(select(literal(1)).where(Closure.venue_id == Space.venue_id, live))
+    above = exists(
+        select(literal(1))
+        .select_from(SpaceTree)
+        .join(Closure, Closure.space_id == SpaceTree.ancestor_id)
+        .where(SpaceTree.descendant_id == Space.id, live)
     )
+    below = exists(
+        select(literal(1))
+        .select_from(SpaceTree)
+        .join(Closure, Closure.space_id == SpaceTree.descendant_id)
+        .where(SpaceTree.ancestor_id == Space.id, live)
+    )
+    return and_(~of_venue, ~above, ~below)
 
 
 def _open_throughout(pieces: list[hours.DayPiece]):
-    """Open for every piece of the window: under the space's own hours, else its venue's, else always."""
-    own = exists(select(literal(1)).where(OpeningHours.space_id == Space.id))
-    venue_keeps = exists(select(literal(1)).where(OpeningHours.venue_id == Space.venue_id))
-    whose = or_(OpeningHours.space_id == Space.id, and_(~own, OpeningHours.venue_id == Space.venue_id))
-    covered = [
-        exists(
-            select(literal(1)).where(
-                whose,
-                OpeningHours.weekday == piece.day.weekday(),
-                OpeningHours.opens_min <= piece.from_min,
-                OpeningHours.closes_min >= piece.to_min,
-                or_(OpeningHours.valid_from.is_(None), OpeningHours.valid_from <= piece.day),
-                or_(OpeningHours.valid_until.is_(None), OpeningHours.valid_until >= piece.day),
-            )
+    """Open for every piece of the window: under the space's own hours, else its venue's, else always.
+
+    Written as uncorrelated IN-lists so each runs once per query, not once per space.
+    """
+
+    def covering(owner, piece: hours.DayPiece):
+        return select(owner).where(
+            OpeningHours.weekday == piece.day.weekday(),
+            OpeningHours.opens_min <= piece.from_min,
+            OpeningHours.closes_min >= piece.to_min,
+            or_(OpeningHours.valid_from.is_(None), OpeningHours.valid_from <= piece.day),
+            or_(OpeningHours.valid_until.is_(None), OpeningHours.valid_until >= piece.day),
         )
-        for piece in pieces
-    ]
-    return or_(and_(~own, ~venue_keeps), and_(*covered))
+
+    keeps_own = select(OpeningHours.space_id).where(OpeningHours.space_id.is_not(None))
+    venue_keeps = select(OpeningHours.venue_id).where(OpeningHours.venue_id.is_not(None))
+    return case(
+        (Space.id.in_(keeps_own), and_(*(Space.id.in_(covering(OpeningHours.space_id, p)) for p in pieces))),
+        (
+            Space.venue_id.in_(venue_keeps),
+            and_(*(Space.venue_id.in_(covering(OpeningHours.venue_id, p)) for p in pieces)),
+        ),
+        else_=true(),
+    )
 
 
 async def _hours_by_zone(session: AsyncSession, start: datetime, end: datetime):

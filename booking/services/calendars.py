@@ -146,13 +146,20 @@ async def calendars(
     closures: dict[int, list] = {space_id: [] for space_id in space_ids}
     for space_id, starts_at, ends_at in await session.execute(union_all(own_or_related, of_venue)):
         closures[space_id].append((starts_at, ends_at))
+    own_rows: dict[int, list[OpeningHours]] = {}
+    venue_rows: dict[int, list[OpeningHours]] = {}
+    for row in hours_rows:
+        if row.space_id is not None:
+            own_rows.setdefault(row.space_id, []).append(row)
+        else:
+            venue_rows.setdefault(row.venue_id, []).append(row)
     result = {}
     for space_id, venue in venues.items():
         zone = ZoneInfo(venue.timezone)
         closed_here = closures[space_id]
         if venue.closes_on_public_holidays:
             closed_here = closed_here + _holidays(venue.country, zone, start, end)
-        _, windows = _effective(hours_rows, space_id, venue.id)
+        _, windows = _effective(own_rows.get(space_id, []) + venue_rows.get(venue.id, []), space_id, venue.id)
         result[space_id] = SpaceCalendar(zone=zone, windows=windows, closures=sorted(closed_here))
     return result
 

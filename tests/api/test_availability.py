@@ -231,3 +231,32 @@ async def test_slot_finder_bad_input(make):
     ]:
         response = await make.client.get("/availability/slots", params=base | change)
         assert (response.status_code, response.json()["code"]) == (422, code), change
+
+
+async def test_search_a_space_closure_or_own_hours_concern_that_space_only(make):
+    """Regression: a closure of one space emptied the whole search; own hours fell back to the venue's."""
+    venue = await make.venue()
+    await make.client.put(
+        f"/venues/{venue['id']}/opening-hours",
+        json=[{"weekday": d, "opens": "08:00", "closes": "22:00"} for d in range(7)],
+    )
+    a, b, _ = [await make.space(venue_id=venue["id"], name=name) for name in "ABC"]
+    await make.client.post(
+        "/closures", json={"space_id": a["id"], "starts_at": at(2, 19), "ends_at": at(2, 21), "reason": "maintenance"}
+    )
+    await make.client.put(
+        f"/spaces/{b['id']}/opening-hours", json=[{"weekday": 1, "opens": "10:00", "closes": "12:00"}]
+    )
+
+    assert await found(make, start=at(2, 19), end=at(2, 20)) == ["C"]
+    assert await found(make, start=at(3, 14), end=at(3, 15)) == ["A", "C"]
+    assert await found(make, start=at(2, 10), end=at(2, 11)) == ["A", "B", "C"]
+
+
+async def test_search_sees_a_booking_that_started_before_the_window(make, org):
+    long_room = await make.space(name="Long")
+    await make.space(name="Other")
+    await make.book(long_room["id"], org["id"], at(2, 8), at(2, 20))
+
+    assert await found(make, start=at(2, 19), end=at(2, 21)) == ["Other"]
+    assert await found(make, start=at(2, 20), end=at(2, 21)) == ["Long", "Other"]
