@@ -200,24 +200,20 @@ def _open_throughout(pieces: list[hours.DayPiece]):
     )
 
 
-async def _hours_by_zone(session: AsyncSession, start: datetime, end: datetime):
+def _hours_by_zone(zones: set[str], start: datetime, end: datetime):
     """Per venue time zone in use: the opening-hours condition for the window."""
-    zones = (await session.scalars(select(Venue.timezone).distinct())).all()
     return or_(
         *(
             and_(Venue.timezone == zone, _open_throughout(hours.day_pieces(start, end, ZoneInfo(zone))))
-            for zone in zones
+            for zone in sorted(zones)
         )
     )
 
 
-async def _not_holiday(session: AsyncSession, start: datetime, end: datetime):
+def _not_holiday(closing: set[tuple[str, str]], start: datetime, end: datetime):
     """Venues that close on public holidays are out when a holiday of theirs touches the window."""
-    combos = await session.execute(
-        select(Venue.country, Venue.timezone).where(Venue.closes_on_public_holidays).distinct()
-    )
     affected = []
-    for country, zone_name in combos:
+    for country, zone_name in sorted(closing):
         zone = ZoneInfo(zone_name)
         days = [day for day, _ in public_holidays(country, start.astimezone(zone).date(), end.astimezone(zone).date())]
         if any(overlaps(s, e, start, end) for s, e in holiday_intervals(days, zone)):
@@ -251,12 +247,16 @@ async def search(
     """Spaces free for the whole of [start, end): open, not closed, not booked; ranked, paged."""
     check_window(start, end)
     dialect = session.bind.dialect.name
+    # The zones and holiday calendars in use shape the query: one small look first.
+    kinds = (
+        await session.execute(select(Venue.timezone, Venue.country, Venue.closes_on_public_holidays).distinct())
+    ).all()
     stmt = (
         _matching(dialect, where)
         .add_columns(func.count().over().label("total"))
         .where(
-            await _hours_by_zone(session, start, end),
-            await _not_holiday(session, start, end),
+            _hours_by_zone({zone for zone, _, _ in kinds}, start, end),
+            _not_holiday({(country, zone) for zone, country, closes in kinds if closes}, start, end),
             _not_closed(start, end),
             _not_booked(start, end),
         )
