@@ -14,6 +14,7 @@ from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.deps import DEPENDENCIES
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
 from booking.api.problems import EXCEPTION_HANDLERS
+from booking.api.teaching import ClassController, TeacherController
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
 
@@ -48,6 +49,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             OpeningHoursController,
             ClosureController,
             AvailabilityController,
+            TeacherController,
+            ClassController,
         ],
     )
     return Litestar(

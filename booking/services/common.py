@@ -14,6 +14,7 @@ from booking.errors import InUse, NotFound
 M = TypeVar("M", bound=SQLModel)
 
 MAX_PAGE_SIZE = 200
+SINGULAR = {"classes": "class", "opening_hours": "opening hours"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class PageRequest:
 async def get_or_404(session: AsyncSession, model: type[M], item_id: int, *, for_update: bool = False) -> M:
     item = await session.get(model, item_id, with_for_update=for_update)
     if item is None:
-        raise NotFound(model.__tablename__.rstrip("s"), item_id)
+        raise NotFound(SINGULAR.get(model.__tablename__, model.__tablename__.rstrip("s")), item_id)
     return item
 
 
