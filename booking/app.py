@@ -1,5 +1,6 @@
 """The Litestar application. Nothing connects at import: the engine opens in the lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -8,6 +9,7 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from booking.api.allocations import AllocationController
 from booking.api.availability import AvailabilityController
 from booking.api.bookings import BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
@@ -17,6 +19,7 @@ from booking.api.problems import EXCEPTION_HANDLERS
 from booking.api.teaching import ClassController, TeacherController
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
+from booking.jobs import AllocationRunner
 
 
 def utc_now() -> datetime:
@@ -33,9 +36,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def database(app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
         app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
+        runner = AllocationRunner(app.state.write_sessions, clock, workers=settings.solver_workers)
+        app.state.allocation_runner = runner
+        running = asyncio.create_task(runner.run_forever())
         try:
             yield
         finally:
+            runner.stop()
+            await running
             await engine.dispose()
 
     api = Router(
@@ -51,6 +59,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             AvailabilityController,
             TeacherController,
             ClassController,
+            AllocationController,
         ],
     )
     return Litestar(

@@ -13,6 +13,8 @@ class Settings:
     pool_size: int = 20
     # Log every SQL statement (debugging only).
     echo_sql: bool = False
+    # CP-SAT search workers per solver run (results are deterministic for a fixed seed and count).
+    solver_workers: int = 2
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -21,6 +23,7 @@ class Settings:
             database_url=normalise_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
             pool_size=int(env.get("VENUESHARE_POOL_SIZE", "20")),
             echo_sql=env.get("VENUESHARE_ECHO_SQL", "") in {"1", "true", "yes"},
+            solver_workers=int(env.get("VENUESHARE_SOLVER_WORKERS", "2")),
         )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
+from booking.demo_term import plan_term
 from booking.errors import OutsideOpeningHours, SpaceClosed
 from booking.models import DEFAULT_TIMEZONE, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
 from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
@@ -345,9 +346,10 @@ async def _populate(session: AsyncSession, *, now: datetime) -> str:
     venue_ids = await _create_venues(session, region_ids, organisation_ids)
     space_ids = await _create_spaces(session, venue_ids)
     booked = await _create_bookings(session, organisation_ids, space_ids, now=now)
+    term = await plan_term(session, region_ids, organisation_ids, now=now)
     return (
         f"loaded demo district {DISTRICT}: {len(region_ids)} regions, {len(organisation_ids)} organisations, "
-        f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings"
+        f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings; {term}"
     )
 
 

@@ -5,7 +5,18 @@ from sqlalchemy import func, select
 from booking.config import Settings
 from booking.db import create_engine
 from booking.demo import load
-from booking.models import Booking, Organisation, Region, Space, Venue, VenueKind
+from booking.models import (
+    Allocation,
+    Booking,
+    ClassBooking,
+    CommunityClass,
+    Organisation,
+    Region,
+    Space,
+    Teacher,
+    Venue,
+    VenueKind,
+)
 
 
 async def _census(url: str) -> dict[str, object]:
@@ -14,13 +25,14 @@ async def _census(url: str) -> dict[str, object]:
         async with engine.connect() as connection:
             counts = {
                 model.__tablename__: await connection.scalar(select(func.count()).select_from(model))
-                for model in (Region, Organisation, Venue, Space, Booking)
+                for model in (Region, Organisation, Venue, Space, Booking, Teacher, CommunityClass, ClassBooking)
             }
             venue_kinds = set(await connection.scalars(select(Venue.kind).distinct()))
             divisible = await connection.scalar(select(func.count(Space.parent_id.distinct())))
+            allocation_status = await connection.scalar(select(Allocation.status))
     finally:
         await engine.dispose()
-    return {"counts": counts, "venue_kinds": venue_kinds, "divisible": divisible}
+    return {"counts": counts, "venue_kinds": venue_kinds, "divisible": divisible, "allocation": allocation_status}
 
 
 async def test_demo_loads_a_full_district_once(db_url):
@@ -38,6 +50,9 @@ async def test_demo_loads_a_full_district_once(db_url):
     assert counts["spaces"] >= 60
     assert first["divisible"] >= 1
     assert counts["bookings"] > 0
+    assert counts["teachers"] >= 20 and counts["classes"] >= 60
+    assert first["allocation"] == "committed"
+    assert counts["class_bookings"] >= 60  # most classes placed, one booking series per weekly session
     assert second == first
     assert first_summary.startswith("loaded")
     assert "nothing changed" in second_summary

@@ -31,9 +31,9 @@ CODED_VALIDATION_MESSAGES = ("naive_datetime",)
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
-    body = {"type": f"urn:venueshare:problem:{code}", "title": title, "status": status, "code": code}
+    """RFC 9457 members first; extra members may add to them, never replace them."""
+    body = {**extra, "type": f"urn:venueshare:problem:{code}", "title": title, "status": status, "code": code}
     body["detail"] = detail
-    body.update(extra)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
 
 

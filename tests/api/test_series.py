@@ -15,7 +15,10 @@ async def room(make):
     return await make.space()
 
 
-def series(make, space_id, org_id, rrule, starts_at=at(2, 19), ends_at=at(2, 21), **more):
+FIRST_START, FIRST_END = at(2, 19), at(2, 21)
+
+
+def series(make, space_id, org_id, rrule, starts_at=FIRST_START, ends_at=FIRST_END, **more):
     return make.booking_body(space_id, org_id, starts_at, ends_at, recurrence={"rrule": rrule}, **more)
 
 

@@ -1,0 +1,52 @@
+"""Allocations: solver runs for a term of classes, their plans, and committing a plan."""
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy import select
+
+from booking.api.deps import Now, PageParams, Session
+from booking.models import Allocation, AllocationStatus
+from booking.schemas.common import Page
+from booking.schemas.teaching import AllocationCreate, AllocationPublic
+from booking.services import allocations
+from booking.services.common import page_of
+
+
+class AllocationController(Controller):
+    path = "/allocations"
+    tags = ["allocations"]
+
+    @post("/", status_code=202)
+    async def create_allocation(
+        self, request: Request, session: Session, now: Now, data: JSONBody[AllocationCreate]
+    ) -> AllocationPublic:
+        """Queue a solver run (202); poll ``GET /allocations/{id}`` for progress and the plan."""
+        allocation = await allocations.create_allocation(session, data, now=now)
+        request.app.state.allocation_runner.wake()
+        return allocation
+
+    @get("/")
+    async def list_allocations(
+        self, session: Session, page: PageParams, status: FromQuery[AllocationStatus | None] = None
+    ) -> Page[AllocationPublic]:
+        stmt = select(Allocation).order_by(Allocation.id.desc())
+        if status is not None:
+            stmt = stmt.where(Allocation.status == status)
+        items, total = await page_of(session, stmt, page)
+        return Page(
+            items=[AllocationPublic.model_validate(a) for a in items], total=total, limit=page.limit, offset=page.offset
+        )
+
+    @get("/{allocation_id:int}")
+    async def get_allocation(self, session: Session, allocation_id: FromPath[int]) -> AllocationPublic:
+        return await allocations.get_allocation(session, allocation_id)
+
+    @post("/{allocation_id:int}/cancel", status_code=200)
+    async def cancel_allocation(self, session: Session, now: Now, allocation_id: FromPath[int]) -> AllocationPublic:
+        """Cancel a queued run, or stop a running one with the best plan found so far."""
+        return await allocations.cancel_allocation(session, allocation_id, now=now)
+
+    @post("/{allocation_id:int}/commit", status_code=200)
+    async def commit_allocation(self, session: Session, now: Now, allocation_id: FromPath[int]) -> AllocationPublic:
+        """Book the plan: one weekly series per session; ``commit_report`` lists what was booked and what not."""
+        return await allocations.commit_allocation(session, allocation_id, now=now)

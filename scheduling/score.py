@@ -1,0 +1,71 @@
+"""The soft penalties of a plan, computed from the problem and the assignments alone.
+
+Independent of the model: tests compare it with the solver's objective, and the benchmark
+prints it to show what a plan costs and why.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from .problem import Assignment, Problem
+from .rules import learner_travel_km
+
+
+def penalties(problem: Problem, assignments: Iterable[Assignment]) -> dict[str, int]:
+    """Unweighted soft terms, named like the fields of ``Weights``."""
+    assignments = tuple(assignments)
+    return {
+        "travel": sum(
+            learner_travel_km(problem, problem.class_by_id[a.class_id], problem.space_by_id[a.space_id].venue_id)
+            for a in assignments
+        ),
+        "same_space": _extra_spaces(assignments),
+        "cohort_compactness": _cohort_idle_units(problem, assignments),
+        "teacher_balance": _heaviest_load(problem, assignments),
+        "fairness": _share_gaps(problem, assignments),
+        "skipped_weeks": sum(len(a.skipped_weeks) for a in assignments),
+    }
+
+
+def weighted_total(problem: Problem, terms: dict[str, int]) -> int:
+    return sum(getattr(problem.weights, name) * value for name, value in terms.items())
+
+
+def _extra_spaces(assignments: tuple[Assignment, ...]) -> int:
+    spaces = defaultdict(set)
+    for a in assignments:
+        spaces[a.class_id].add(a.space_id)
+    return sum(len(used) - 1 for used in spaces.values())
+
+
+def _cohort_idle_units(problem: Problem, assignments: tuple[Assignment, ...]) -> int:
+    covered = defaultdict(set)
+    for a in assignments:
+        offer = problem.class_by_id[a.class_id]
+        for cohort in offer.cohorts:
+            covered[cohort, a.weekday].update(range(a.start_unit, a.start_unit + offer.length_units))
+    return sum(max(units) - min(units) + 1 - len(units) for units in covered.values())
+
+
+def _heaviest_load(problem: Problem, assignments: tuple[Assignment, ...]) -> int:
+    load = defaultdict(int)
+    for a in assignments:
+        load[a.teacher_id] += problem.class_by_id[a.class_id].length_units
+    return max(load.values(), default=0)
+
+
+def _share_gaps(problem: Problem, assignments: tuple[Assignment, ...]) -> int:
+    placed = {a.class_id for a in assignments}
+    members = defaultdict(list)
+    for offer in problem.classes:
+        if offer.community_id is not None:
+            members[offer.community_id].append(offer.id)
+    if len(members) < 2:
+        return 0
+    total = sum(len(ids) for ids in members.values())
+    overall = sum(1 for ids in members.values() for c in ids if c in placed)
+    gaps = 0
+    for ids in members.values():
+        n, mine = len(ids), sum(1 for c in ids if c in placed)
+        gaps += -(-100 * abs(total * mine - n * overall) // (total * n))
+    return gaps

@@ -1,0 +1,204 @@
+"""A term of classes through the allocator, end to end: create, poll, lock, forbid, re-run, commit."""
+
+import asyncio
+
+import pytest
+
+TERM = {"term_start": "2027-03-01", "term_end": "2027-04-25"}  # eight weeks, Monday to Sunday
+
+
+async def created(response) -> dict:
+    assert response.status_code in (201, 202), response.text
+    return response.json()
+
+
+async def finished(client, allocation_id: int, *, within_s: float = 90.0) -> dict:
+    for _ in range(int(within_s / 0.1)):
+        allocation = (await client.get(f"/allocations/{allocation_id}")).json()
+        if allocation["status"] not in ("queued", "running"):
+            return allocation
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"allocation {allocation_id} still {allocation['status']}")
+
+
+@pytest.fixture
+async def district(make):
+    client = make.client
+    root = await make.region()
+    town = await make.region(name="江滨街道", level="town", parent_id=root["id"])
+    owner = await make.organisation(kind="community_school", region_id=town["id"])
+    venue = await make.venue(region_id=town["id"], owner_id=owner["id"], latitude=30.2, longitude=120.2)
+    await client.put(
+        f"/venues/{venue['id']}/opening-hours",
+        json=[{"weekday": d, "opens": "08:00", "closes": "22:00"} for d in range(7)],
+    )
+    studio = await make.space(venue_id=venue["id"], name="Studio", capacity=30, features=["step-free"])
+    hall = await make.space(venue_id=venue["id"], name="Hall", kind="hall", capacity=100)
+    await client.post(
+        "/closures",
+        json={"venue_id": venue["id"], "start_date": "2027-04-05", "end_date": "2027-04-05", "reason": "holiday"},
+    )
+    calligrapher = await created(
+        await client.post(
+            "/teachers",
+            json={
+                "name": "王老师",
+                "skills": ["calligraphy"],
+                "availability": [{"weekday": d, "opens": "09:00", "closes": "17:00"} for d in range(5)],
+            },
+        )
+    )
+    coach = await created(await client.post("/teachers", json={"name": "李教练", "skills": ["fitness"]}))
+    common = {"organisation_id": owner["id"], **TERM, "preferred_region_ids": [town["id"]]}
+    calligraphy = await created(
+        await client.post(
+            "/classes",
+            json={
+                **common,
+                "title": "老年书法班",
+                "sessions_per_week": 2,
+                "session_minutes": 90,
+                "learners": 20,
+                "required_features": ["step-free"],
+                "required_skill": "calligraphy",
+                "allowed_windows": [{"weekday": d, "opens": "09:00", "closes": "16:00"} for d in range(5)],
+            },
+        )
+    )
+    fitness = await created(
+        await client.post(
+            "/classes",
+            json={
+                **common,
+                "title": "晚间健身操",
+                "session_minutes": 60,
+                "learners": 50,
+                "required_skill": "fitness",
+                "allowed_windows": [{"weekday": d, "opens": "18:00", "closes": "21:00"} for d in range(7)],
+            },
+        )
+    )
+    too_big = await created(await client.post("/classes", json={**common, "title": "千人广场舞", "learners": 500}))
+    return {
+        "studio": studio,
+        "hall": hall,
+        "calligrapher": calligrapher,
+        "coach": coach,
+        "calligraphy": calligraphy,
+        "fitness": fitness,
+        "too_big": too_big,
+    }
+
+
+async def test_plan_lock_forbid_rerun_commit(make, district):
+    client = make.client
+    queued = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 10, "seed": 1}))
+    assert queued["status"] in ("queued", "running")
+
+    done = await finished(client, queued["id"])
+
+    assert done["status"] == "done", done
+    result = done["result"]
+    assert (result["placed"], result["total"]) == (2, 3)
+    assert [u["class_id"] for u in result["unplaced"]] == [district["too_big"]["id"]]
+    assert result["unplaced"][0]["reasons"][0] == "no_space_fits"
+    plans = {c["class_id"]: c["sessions"] for c in result["classes"]}
+    calligraphy = plans[district["calligraphy"]["id"]]
+    assert len(calligraphy) == 2 and len({s["weekday"] for s in calligraphy}) == 2
+    assert {s["space_id"] for s in calligraphy} == {district["studio"]["id"]}
+    assert {s["teacher_id"] for s in calligraphy} == {district["calligrapher"]["id"]}
+    assert all("09:00" <= s["start"] and s["end"] <= "16:00" for s in calligraphy)
+    [fitness] = plans[district["fitness"]["id"]]
+    assert fitness["space_id"] == district["hall"]["id"] and "18:00" <= fitness["start"] <= "20:00"
+    for session in [*calligraphy, fitness]:  # 2027-04-05, a Monday, is closed
+        expected = [{"date": "2027-04-05", "reason": "space_closed"}] if session["weekday"] == 0 else []
+        assert session["skipped"] == expected
+
+    forbidden_day = fitness["weekday"]
+    rerun = await created(
+        await client.post(
+            "/allocations",
+            json={
+                **TERM,
+                "time_limit_s": 10,
+                "from_allocation_id": done["id"],
+                "locks": [{"class_id": district["calligraphy"]["id"]}],
+                "forbids": [{"class_id": district["fitness"]["id"], "weekday": forbidden_day}],
+            },
+        )
+    )
+    second = await finished(client, rerun["id"])
+    assert second["status"] == "done" and second["parent_id"] == done["id"]
+    replans = {c["class_id"]: c["sessions"] for c in second["result"]["classes"]}
+    assert replans[district["calligraphy"]["id"]] == calligraphy
+    assert replans[district["fitness"]["id"]][0]["weekday"] != forbidden_day
+
+    committed = await client.post(f"/allocations/{second['id']}/commit")
+    assert committed.status_code == 200, committed.text
+    report = committed.json()["commit_report"]
+    assert report["failed"] == []
+    assert len(report["booked"]) == 3
+    listed = (await client.get("/bookings", params={"space_id": district["studio"]["id"]})).json()
+    assert listed["total"] == 2
+    assert all(b["recurrence"]["rrule"] == "FREQ=WEEKLY;UNTIL=20270425" for b in listed["items"])
+    assert all(len(b["occurrences"]) in (7, 8) for b in listed["items"])
+
+    again = await client.post(f"/allocations/{second['id']}/commit")
+    assert (again.status_code, again.json()["code"]) == (409, "invalid_state_transition")
+
+
+async def test_committing_reports_what_was_taken_since_the_run(make, district):
+    client = make.client
+    done = await finished(
+        client,
+        (
+            await created(
+                await client.post(
+                    "/allocations", json={**TERM, "time_limit_s": 10, "class_ids": [district["fitness"]["id"]]}
+                )
+            )
+        )["id"],
+    )
+    [fitness] = done["result"]["classes"][0]["sessions"]
+    # Someone books the hall on the first date of the planned session before staff commit.
+    first_day = {0: "01", 1: "02", 2: "03", 3: "04", 4: "05", 5: "06", 6: "07"}[fitness["weekday"]]
+    org = await make.organisation(name="Another group")
+    taken = await make.book(
+        district["hall"]["id"],
+        org["id"],
+        f"2027-03-{first_day}T{fitness['start']}:00+08:00",
+        f"2027-03-{first_day}T{fitness['end']}:00+08:00",
+    )
+    assert taken.status_code == 201
+
+    report = (await client.post(f"/allocations/{done['id']}/commit")).json()["commit_report"]
+
+    [booked] = report["booked"]
+    assert booked["skipped"][0]["reason"] == "booking_conflict"
+    assert booked["skipped"][0]["conflicts"][0]["booking_id"] == taken.json()["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({**TERM, "class_ids": [999]}, "invalid_request"),
+        ({**TERM, "time_limit_s": 0}, "invalid_request"),
+        ({"term_start": "2027-03-01", "term_end": "2027-01-01"}, "invalid_request"),
+        ({**TERM, "locks": [{"class_id": 1}]}, "invalid_request"),
+        ({**TERM, "from_allocation_id": 999}, "not_found"),
+    ],
+)
+async def test_bad_allocation_requests(make, body, code):
+    response = await make.client.post("/allocations", json=body)
+    assert response.json()["code"] == code, response.text
+
+
+async def test_cancel_and_state_rules(make, district):
+    client = make.client
+    queued = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 30}))
+    cancelled = await client.post(f"/allocations/{queued['id']}/cancel")
+    assert cancelled.status_code == 200
+    final = await finished(client, queued["id"])
+    assert final["status"] == "cancelled"
+    assert (await client.post(f"/allocations/{queued['id']}/commit")).json()["code"] == "invalid_state_transition"
+    assert (await client.post(f"/allocations/{queued['id']}/cancel")).json()["code"] == "invalid_state_transition"
