@@ -26,7 +26,6 @@ from booking.models import (
     Organisation,
     Region,
     Space,
-    SpaceTree,
     Teacher,
     Venue,
 )
@@ -38,7 +37,7 @@ from booking.rules.weekly_grid import date_of, space_grid, units_of, weeks_in
 from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
 from booking.schemas.teaching import AllocationCreate, AllocationPublic
 from booking.services.bookings import request_booking
-from booking.services.calendars import calendars, venue_infos
+from booking.services.calendars import busy_by_space, calendars, venue_infos
 from booking.services.common import get_or_404
 
 GRID_MINUTES = 30
@@ -204,7 +203,8 @@ async def load_term(session: AsyncSession, allocation_id: int) -> Term:
     term.spaces = [row._asdict() for row in rows]
     space_ids = [space["id"] for space in term.spaces]
     term.calendars = await calendars(session, await venue_infos(session, space_ids), start, end)
-    term.busy = await _busy_by_space(session, space_ids, start, end, exclude_classes=allocation.class_ids)
+    planned = select(ClassBooking.booking_id).where(ClassBooking.class_id.in_(allocation.class_ids))
+    term.busy = await busy_by_space(session, space_ids, start, end, except_bookings=planned)
     term.teachers = list(await session.scalars(select(Teacher).order_by(Teacher.id)))
     term.teacher_busy = await _teacher_busy(session, start, end, exclude_classes=allocation.class_ids)
     organisations = dict((await session.execute(select(Organisation.id, Organisation.region_id))).all())
@@ -217,26 +217,6 @@ async def load_term(session: AsyncSession, allocation_id: int) -> Term:
     parents = dict((await session.execute(select(Region.id, Region.parent_id))).all())
     term.region_points = _region_centroids(venues, parents)
     return term
-
-
-async def _busy_by_space(session, space_ids, start, end, *, exclude_classes) -> dict[int, list[Interval]]:
-    """Existing slot-holding bookings on each space's leaves, except those of the classes being planned."""
-    planned = select(ClassBooking.booking_id).where(ClassBooking.class_id.in_(exclude_classes))
-    rows = await session.execute(
-        select(SpaceTree.ancestor_id, Occurrence.blocked_start_at, Occurrence.blocked_end_at)
-        .join(Occurrence, Occurrence.space_id == SpaceTree.descendant_id)
-        .where(
-            SpaceTree.ancestor_id.in_(space_ids),
-            Occurrence.state.in_(SLOT_HOLDING_STATES),
-            Occurrence.blocked_start_at < end,
-            Occurrence.blocked_end_at > start,
-            Occurrence.booking_id.not_in(planned),
-        )
-    )
-    busy: dict[int, list[Interval]] = {space_id: [] for space_id in space_ids}
-    for space_id, blocked_start, blocked_end in rows:
-        busy[space_id].append((blocked_start, blocked_end))
-    return busy
 
 
 async def _teacher_busy(session, start, end, *, exclude_classes) -> dict[int, list[Interval]]:

@@ -28,7 +28,7 @@ from booking.schemas.availability import (
     VenueBrief,
 )
 from booking.schemas.common import local
-from booking.services.calendars import calendars, venue_infos
+from booking.services.calendars import busy_by_space, calendars, venue_infos
 from booking.services.common import PageRequest, get_or_404
 from booking.services.places import region_subtree
 from integrations.holidays import public_holidays
@@ -58,29 +58,13 @@ def _interval_list(intervals: list[Interval]) -> list[IntervalPublic]:
     return [IntervalPublic(starts_at=s, ends_at=e) for s, e in intervals]
 
 
-async def _busy(session: AsyncSession, space_ids: list[int], start: datetime, end: datetime) -> dict[int, list]:
-    """Blocked ranges of every slot-holding occurrence on any leaf under each space."""
-    rows = await session.execute(
-        select(SpaceTree.ancestor_id, Occurrence.blocked_start_at, Occurrence.blocked_end_at)
-        .join(Occurrence, Occurrence.space_id == SpaceTree.descendant_id)
-        .where(
-            SpaceTree.ancestor_id.in_(space_ids),
-            Occurrence.state.in_(SLOT_HOLDING_STATES),
-            Occurrence.blocked_start_at < end,
-            Occurrence.blocked_end_at > start,
-        )
-    )
-    busy: dict[int, list] = {space_id: [] for space_id in space_ids}
-    for space_id, blocked_start, blocked_end in rows:
-        busy[space_id].append((blocked_start, blocked_end))
-    return busy
-
-
 async def space_availability(session: AsyncSession, space_id: int, start: datetime, end: datetime) -> SpaceAvailability:
     check_window(start, end)
     await get_or_404(session, Space, space_id)
     calendar = (await calendars(session, await venue_infos(session, [space_id]), start, end))[space_id]
-    opened, busy, free = availability(calendar, (await _busy(session, [space_id], start, end))[space_id], start, end)
+    opened, busy, free = availability(
+        calendar, (await busy_by_space(session, [space_id], start, end))[space_id], start, end
+    )
     return SpaceAvailability(
         space_id=space_id,
         timezone=calendar.zone.key,
@@ -327,7 +311,7 @@ async def find_slots(session: AsyncSession, where: SpaceFilter, query: SlotQuery
         span_end = datetime.combine(query.to_date + timedelta(days=2), time(), UTC)
         ids = [space.id for space, _ in rows]
         found_calendars = await calendars(session, await venue_infos(session, ids), span_start, span_end)
-        busy = await _busy(session, ids, span_start, span_end)
+        busy = await busy_by_space(session, ids, span_start, span_end)
         for space, venue in rows:
             calendar = found_calendars[space.id]
             for wanted in _candidate_windows(query, calendar.zone):

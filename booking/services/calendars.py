@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.models import Closure, OpeningHours, Space, SpaceTree, Venue
+from booking.models import SLOT_HOLDING_STATES, Closure, Occurrence, OpeningHours, Space, SpaceTree, Venue
 from booking.rules import hours
 from booking.rules.availability import SpaceCalendar, holiday_intervals, whole_days
+from booking.rules.intervals import Interval
 from booking.schemas.calendars import ClosureCreate, ClosurePublic, OpeningHoursPublic, OpeningWindow
 from booking.services.common import PageRequest, get_or_404, page_of
 from integrations.holidays import public_holidays
@@ -167,6 +168,29 @@ async def calendars(
 def _holidays(country: str, zone: ZoneInfo, start: datetime, end: datetime):
     first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
     return holiday_intervals([day for day, _ in public_holidays(country, first, last)], zone)
+
+
+async def busy_by_space(
+    session: AsyncSession, space_ids: list[int], start: datetime, end: datetime, *, except_bookings=None
+) -> dict[int, list[Interval]]:
+    """Blocked ranges of every slot-holding occurrence on any leaf under each space
+    (leaving out the bookings ``except_bookings`` selects, e.g. those being re-planned)."""
+    stmt = (
+        select(SpaceTree.ancestor_id, Occurrence.blocked_start_at, Occurrence.blocked_end_at)
+        .join(Occurrence, Occurrence.space_id == SpaceTree.descendant_id)
+        .where(
+            SpaceTree.ancestor_id.in_(space_ids),
+            Occurrence.state.in_(SLOT_HOLDING_STATES),
+            Occurrence.blocked_start_at < end,
+            Occurrence.blocked_end_at > start,
+        )
+    )
+    if except_bookings is not None:
+        stmt = stmt.where(Occurrence.booking_id.not_in(except_bookings))
+    busy: dict[int, list[Interval]] = {space_id: [] for space_id in space_ids}
+    for space_id, blocked_start, blocked_end in await session.execute(stmt):
+        busy[space_id].append((blocked_start, blocked_end))
+    return busy
 
 
 async def create_closure(session: AsyncSession, data: ClosureCreate, *, now: datetime) -> ClosurePublic:
