@@ -36,11 +36,10 @@ import math
 import os
 import random
 import re
-import secrets
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -50,7 +49,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import holidays
 import httpx
-from sqlalchemy.engine import URL, make_url
+from scratch import driver_url, scratch_database
 
 from booking.app import create_app
 from booking.config import Settings
@@ -87,31 +86,6 @@ class BenchError(Exception):
 
 
 # --- the scratch database ---------------------------------------------------------------------
-
-
-def driver_url(url: str | URL, driver: str) -> str:
-    return make_url(url).set(drivername=driver).render_as_string(hide_password=False)
-
-
-async def _admin(admin_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(driver_url(admin_url, "postgresql"))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str) -> Iterator[URL]:
-    """A fresh database next to the admin one, dropped afterwards whatever happens."""
-    name = f"venueshare_bench_avail_{secrets.token_hex(4)}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    print(f"scratch database {name}", file=sys.stderr)
-    try:
-        yield make_url(admin_url).set(database=name)
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        print(f"dropped {name}", file=sys.stderr)
 
 
 # --- seeding: set-based SQL, deterministic through setseed() ----------------------------------
@@ -792,7 +766,7 @@ async def bench(app_url: str, dsn: str, args: argparse.Namespace, migrate_second
 
 
 def run(args: argparse.Namespace) -> str:
-    with scratch_database(args.postgres_url) as url:
+    with scratch_database(args.postgres_url, "venueshare_bench_avail") as url:
         app_url, dsn = driver_url(url, "postgresql+asyncpg"), driver_url(url, "postgresql")
         started = time.perf_counter()
         upgrade(app_url)

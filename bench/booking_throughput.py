@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import random
-import secrets
 import signal
 import socket
 import statistics
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
-from sqlalchemy.engine import URL, make_url
+from scratch import driver_url, scratch_database
 
 from booking.migrate import upgrade
 
@@ -397,31 +396,6 @@ async def raw_phase(dsn: str, plan: SlotPlan, *, clients: int, requests: int) ->
 
 
 # --- the scratch database and the server ----------------------------------------------------
-
-
-def driver_url(url: str | URL, driver: str) -> str:
-    return make_url(url).set(drivername=driver).render_as_string(hide_password=False)
-
-
-async def _admin(admin_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(driver_url(admin_url, "postgresql"))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str) -> Iterator[URL]:
-    """A fresh database next to the admin one, dropped afterwards whatever happens."""
-    name = f"venueshare_bench_{secrets.token_hex(4)}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    print(f"scratch database {name}", file=sys.stderr)
-    try:
-        yield make_url(admin_url).set(database=name)
-    finally:
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        print(f"dropped {name}", file=sys.stderr)
 
 
 def free_port() -> int:
