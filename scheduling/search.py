@@ -100,11 +100,11 @@ class Search:
 
     def improve(self, plan: Plan, unplaced_bound: int, until: float) -> Outcome:
         """Minimise the full objective keeping at least the plan's number of classes."""
-        floor = self.placement_weight * unplaced_bound
+        floor = float(self.placement_weight * unplaced_bound)
         if self.stopped():
             return Outcome(plan, cp_model.UNKNOWN, self.objective_of(plan), floor)
         self.m.model.add(unplaced_units(self.m.problem, self.m.placed) <= units_left_out(self.m.problem, plan))
-        hint_completed(self.m, plan)
+        hint_completed(self.m, plan, time_limit_s=max(MIN_SEARCH_S, min(5.0, (until - time.perf_counter()) / 4)))
         solver = self._solver(until)
         placed = list(self.m.placed.values())
 

@@ -39,7 +39,7 @@ def hint_decisions(model: cp_model.CpModel, m: AllocationModel, plan: Plan) -> N
     _set_hint(model, dict(_decision_values(m, plan)))
 
 
-def hint_completed(m: AllocationModel, plan: Plan, *, time_limit_s: float = 5.0) -> None:
+def hint_completed(m: AllocationModel, plan: Plan, *, time_limit_s: float) -> None:
     """Hint every variable of ``m.model``: the plan's decisions, and the values a quick solve with
     those decisions fixed gives everything else (decisions only if that fails in time)."""
     decisions = dict(_decision_values(m, plan))

@@ -130,6 +130,8 @@ def _wider_class_windows(problem: Problem) -> Problem:
 def test_every_plan_validates(problem: Problem):
     solution = solved(problem, time_limit_s=2.0)
     assert solution.placed_count + len(solution.unplaced) == len(problem.classes)
+    if solution.status == "optimal":  # then no class could have been added to the plan as it is
+        assert all("not_found_in_time" not in u.reasons for u in solution.unplaced)
 
 
 @PROPERTY_SETTINGS
