@@ -42,6 +42,9 @@ class AllocationRunner:
         self._wake.set()
 
     async def run_forever(self) -> None:
+        async with self.sessions() as session, session.begin():
+            for allocation_id in await allocations.requeue_stale(session, now=self.clock()):
+                log.warning("allocation %s was left running by a stopped process; queued again", allocation_id)
         while not self._stopping.is_set():
             async with self.sessions() as session, session.begin():
                 allocation_id = await allocations.claim_next(session, now=self.clock())

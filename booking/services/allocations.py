@@ -178,6 +178,23 @@ async def claim_next(session: AsyncSession, *, now: datetime) -> int | None:
     return allocation_id
 
 
+STALE_AFTER = timedelta(minutes=5)  # past its time limit: the process running it is gone
+
+
+async def requeue_stale(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Put back in the queue the runs whose process died mid-solve (running well past their limit)."""
+    running = await session.scalars(select(Allocation).where(Allocation.status == AllocationStatus.running))
+    stale = [
+        a
+        for a in running
+        if a.started_at is not None and a.started_at + timedelta(seconds=a.time_limit_s) + STALE_AFTER < now
+    ]
+    for allocation in stale:
+        allocation.status, allocation.started_at, allocation.progress = AllocationStatus.queued, None, None
+    await session.flush()
+    return [allocation.id for allocation in stale]
+
+
 async def load_term(session: AsyncSession, allocation_id: int) -> Term:
     allocation = await get_or_404(session, Allocation, allocation_id)
     start = datetime.combine(allocation.term_start, time(), UTC) - timedelta(days=1)

@@ -1,8 +1,15 @@
 """A term of classes through the allocator, end to end: create, poll, lock, forbid, re-run, commit."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import insert, select
+
+from booking.app import create_app
+from booking.config import Settings
+from booking.models import Allocation
+from tests.conftest import start_lifespan, stop_lifespan
 
 TERM = {"term_start": "2027-03-01", "term_end": "2027-04-25"}  # eight weeks, Monday to Sunday
 
@@ -202,3 +209,36 @@ async def test_cancel_and_state_rules(make, district):
     assert final["status"] == "cancelled"
     assert (await client.post(f"/allocations/{queued['id']}/commit")).json()["code"] == "invalid_state_transition"
     assert (await client.post(f"/allocations/{queued['id']}/cancel")).json()["code"] == "invalid_state_transition"
+
+
+async def test_a_run_left_running_by_a_dead_process_is_queued_again(db_url, clock, engine):
+    async with engine.begin() as connection:
+        stale_id = await connection.scalar(
+            insert(Allocation)
+            .values(
+                term_start=clock.now.date(),
+                term_end=clock.now.date() + timedelta(days=6),
+                class_ids=[],
+                status="running",
+                time_limit_s=10,
+                seed=0,
+                weights={},
+                locks=[],
+                forbids=[],
+                created_at=clock.now - timedelta(hours=1),
+                started_at=clock.now - timedelta(hours=1),
+                cancel_requested=False,
+            )
+            .returning(Allocation.id)
+        )
+    lifespan = await start_lifespan(create_app(Settings(database_url=db_url), clock=clock))
+    try:
+        for _ in range(300):
+            async with engine.connect() as connection:
+                status = await connection.scalar(select(Allocation.status).where(Allocation.id == stale_id))
+            if status == "done":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await stop_lifespan(*lifespan)
+    assert status == "done"
