@@ -2,14 +2,12 @@
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy import select
 
 from booking.api.deps import Now, PageParams, Session
-from booking.models import Allocation, AllocationStatus
+from booking.models import AllocationStatus
 from booking.schemas.common import Page
 from booking.schemas.teaching import AllocationCreate, AllocationPublic
 from booking.services import allocations
-from booking.services.common import page_of
 
 
 class AllocationController(Controller):
@@ -29,13 +27,9 @@ class AllocationController(Controller):
     async def list_allocations(
         self, session: Session, page: PageParams, status: FromQuery[AllocationStatus | None] = None
     ) -> Page[AllocationPublic]:
-        stmt = select(Allocation).order_by(Allocation.id.desc())
-        if status is not None:
-            stmt = stmt.where(Allocation.status == status)
-        items, total = await page_of(session, stmt, page)
-        return Page(
-            items=[AllocationPublic.model_validate(a) for a in items], total=total, limit=page.limit, offset=page.offset
-        )
+        """Runs, newest first."""
+        items, total = await allocations.list_allocations(session, page, status=status)
+        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/{allocation_id:int}")
     async def get_allocation(self, session: Session, allocation_id: FromPath[int]) -> AllocationPublic:

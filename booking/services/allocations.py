@@ -38,7 +38,7 @@ from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
 from booking.schemas.teaching import AllocationCreate, AllocationPublic
 from booking.services.bookings import request_booking
 from booking.services.calendars import busy_by_space, calendars, venue_infos
-from booking.services.common import get_or_404
+from booking.services.common import PageRequest, get_or_404, page_of
 
 GRID_MINUTES = 30
 TEACHER_SPEED_KMH = 20.0  # teachers' travel between venues, town roads and buses
@@ -122,6 +122,16 @@ def _locks_from(result: dict, wanted) -> list[dict]:
 
 async def get_allocation(session: AsyncSession, allocation_id: int) -> AllocationPublic:
     return AllocationPublic.model_validate(await get_or_404(session, Allocation, allocation_id))
+
+
+async def list_allocations(
+    session: AsyncSession, page: PageRequest, *, status: AllocationStatus | None
+) -> tuple[list[AllocationPublic], int]:
+    stmt = select(Allocation).order_by(Allocation.id.desc())
+    if status is not None:
+        stmt = stmt.where(Allocation.status == status)
+    items, total = await page_of(session, stmt, page)
+    return [AllocationPublic.model_validate(a) for a in items], total
 
 
 async def cancel_allocation(session: AsyncSession, allocation_id: int, *, now: datetime) -> AllocationPublic:

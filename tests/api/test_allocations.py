@@ -242,3 +242,15 @@ async def test_a_run_left_running_by_a_dead_process_is_queued_again(db_url, cloc
     finally:
         await stop_lifespan(*lifespan)
     assert status == "done"
+
+
+async def test_list_runs_newest_first(make, district):
+    first = await created(await make.client.post("/allocations", json={**TERM, "time_limit_s": 5}))
+    second = await created(await make.client.post("/allocations", json={**TERM, "time_limit_s": 5}))
+    await finished(make.client, second["id"])
+
+    listed = (await make.client.get("/allocations")).json()
+    done = (await make.client.get("/allocations", params={"status": "done"})).json()
+
+    assert [a["id"] for a in listed["items"]] == [second["id"], first["id"]]
+    assert {a["status"] for a in done["items"]} == {"done"}
