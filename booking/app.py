@@ -9,6 +9,7 @@ from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
+from booking.api.accounts import AuthController
 from booking.api.allocations import AllocationController
 from booking.api.availability import AvailabilityController
 from booking.api.bookings import BookingController
@@ -60,6 +61,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             TeacherController,
             ClassController,
             AllocationController,
+            AuthController,
         ],
     )
     return Litestar(

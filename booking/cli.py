@@ -6,6 +6,7 @@ import os
 import sys
 
 from booking.config import Settings
+from booking.models.accounts import Role
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="load the demo district first (idempotent)")
     commands.add_parser("migrate", help="upgrade the database to the newest schema")
     commands.add_parser("demo", help="migrate and load the demo district (idempotent)")
+    users = commands.add_parser("users", help="manage accounts").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create a user with one role (migrates first)")
+    create.add_argument("--username", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--display-name", default="")
+    create.add_argument("--organisation-id", type=int)
+    create.add_argument("--region-id", type=int)
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -27,7 +36,50 @@ def main(argv: list[str] | None = None) -> int:
         load_demo(settings)
     if args.command == "serve":
         serve_api(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.command == "users":
+        return create_user(settings, args)
     return 0
+
+
+def create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from booking.errors import VenueshareError
+    from booking.schemas.accounts import UserCreate
+
+    try:
+        data = UserCreate(
+            username=args.username,
+            password=args.password,
+            display_name=args.display_name,
+            role=args.role,
+            organisation_id=args.organisation_id,
+            region_id=args.region_id,
+        )
+        user = asyncio.run(_create_user(settings, data))
+    except ValidationError as error:
+        print(f"invalid: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except VenueshareError as error:
+        print(f"{error.code}: {error.detail}", file=sys.stderr)
+        return 1
+    print(f"created user {user.username} (id {user.id}) as {args.role}", file=sys.stderr)
+    return 0
+
+
+async def _create_user(settings: Settings, data):
+    from datetime import UTC, datetime
+
+    from booking.db import create_engine, sessionmakers
+    from booking.services.accounts import create_user
+
+    engine = create_engine(settings.database_url)
+    writes, _ = sessionmakers(engine)
+    try:
+        async with writes() as session, session.begin():
+            return await create_user(session, data, now=datetime.now(UTC))
+    finally:
+        await engine.dispose()
 
 
 def migrate(settings: Settings) -> None:

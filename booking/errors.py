@@ -95,3 +95,15 @@ class WindowTooLong(VenueshareError):
 
 class InvalidOpeningHours(VenueshareError):
     status, code, title = 422, "invalid_opening_hours", "Invalid opening hours"
+
+
+class Unauthorized(VenueshareError):
+    status, code, title = 401, "unauthorized", "Sign-in required or failed"
+
+
+class TooManyAttempts(VenueshareError):
+    status, code, title = 429, "too_many_attempts", "Too many failed sign-ins"
+
+
+class UsernameTaken(VenueshareError):
+    status, code, title = 409, "username_taken", "Username taken"

@@ -27,6 +27,9 @@ from tests.factories import Factory
 
 BACKENDS = ("sqlite", "postgresql")
 TABLES = (
+    "api_tokens",
+    "role_grants",
+    "users",
     "class_bookings",
     "allocations",
     "classes",

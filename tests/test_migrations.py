@@ -24,6 +24,9 @@ TABLES = {
     "classes",
     "allocations",
     "class_bookings",
+    "users",
+    "role_grants",
+    "api_tokens",
 }
 
 

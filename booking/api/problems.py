@@ -38,7 +38,12 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
 
 
 def on_domain_error(_: Request, error: VenueshareError) -> Response:
-    return problem(error.status, error.code, error.title, error.detail, **error.extra)
+    response = problem(error.status, error.code, error.title, error.detail, **error.extra)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="venueshare"'
+    if "retry_after_s" in error.extra:
+        response.headers["Retry-After"] = str(error.extra["retry_after_s"])
+    return response
 
 
 def on_validation_error(_: Request, error: ValidationException) -> Response:

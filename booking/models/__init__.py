@@ -1,5 +1,6 @@
 """SQLModel tables, one module per aggregate."""
 
+from booking.models.accounts import ApiToken, Role, RoleGrant, TokenKind, User
 from booking.models.bookings import SLOT_HOLDING_STATES, Booking, BookingState, Occurrence
 from booking.models.calendars import Closure, ClosureReason, OpeningHours, SpaceTree
 from booking.models.idempotency import IdempotencyKey
@@ -15,6 +16,7 @@ __all__ = [
     "SLOT_HOLDING_STATES",
     "Allocation",
     "AllocationStatus",
+    "ApiToken",
     "Booking",
     "BookingState",
     "ClassBooking",
@@ -28,10 +30,14 @@ __all__ = [
     "OrganisationKind",
     "Region",
     "RegionLevel",
+    "Role",
+    "RoleGrant",
     "Space",
     "SpaceKind",
     "SpaceTree",
     "Teacher",
+    "TokenKind",
+    "User",
     "Venue",
     "VenueKind",
 ]

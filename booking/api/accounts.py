@@ -1,0 +1,64 @@
+"""Signing in and tokens."""
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, HeaderParameter, JSONBody
+
+from booking.api.deps import Now, Session
+from booking.api.problems import on_domain_error
+from booking.errors import Unauthorized
+from booking.models import User
+from booking.schemas.accounts import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, SignIn, TokenIssued, UserPublic
+from booking.services import accounts
+
+Authorization = Annotated[str | None, HeaderParameter(name="Authorization", required=False)]
+
+
+async def signed_in(session, authorization: str | None, now) -> User:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    return await accounts.user_for_token(session, token.strip(), now=now)
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["accounts"]
+
+    @post("/token", status_code=200)
+    async def sign_in(
+        self, request: Request, session: Session, now: Now, data: JSONBody[SignIn]
+    ) -> Response[TokenIssued]:
+        """Sign in with a username and password; answers a bearer token valid for 12 hours."""
+        outcome = await accounts.sign_in(session, data.username, data.password, now=now)
+        if outcome.error is not None:  # answered, not raised: the failure count must be kept
+            return on_domain_error(request, outcome.error)
+        return Response(TokenIssued(access_token=outcome.token, expires_at=outcome.expires_at))
+
+    @get("/me")
+    async def me(self, session: Session, now: Now, authorization: Authorization = None) -> UserPublic:
+        user = await signed_in(session, authorization, now)
+        return await accounts.user_public(session, user)
+
+    @get("/tokens")
+    async def list_tokens(
+        self, session: Session, now: Now, authorization: Authorization = None
+    ) -> list[ApiTokenPublic]:
+        """Your tokens (sign-in sessions and long-lived API tokens), without their secrets."""
+        return await accounts.list_tokens(session, await signed_in(session, authorization, now))
+
+    @post("/tokens")
+    async def create_token(
+        self, session: Session, now: Now, data: JSONBody[ApiTokenCreate], authorization: Authorization = None
+    ) -> ApiTokenCreated:
+        """A long-lived API token for an integration; the token is shown in this answer only."""
+        user = await signed_in(session, authorization, now)
+        return await accounts.create_api_token(session, user, data, now=now)
+
+    @post("/tokens/{token_id:int}/revoke", status_code=200)
+    async def revoke_token(
+        self, session: Session, now: Now, token_id: FromPath[int], authorization: Authorization = None
+    ) -> ApiTokenPublic:
+        user = await signed_in(session, authorization, now)
+        return await accounts.revoke_token(session, user, token_id, now=now)

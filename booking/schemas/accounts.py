@@ -1,0 +1,58 @@
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from booking.models import Role, TokenKind
+
+USERNAME = r"^[a-z0-9][a-z0-9_.-]{2,99}$"
+
+
+class UserCreate(SQLModel):
+    username: str = Field(regex=USERNAME, description="3–100 of a-z 0-9 _ . -")
+    password: str = Field(min_length=8, max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    role: Role
+    organisation_id: int | None = None
+    region_id: int | None = None
+
+
+class SignIn(SQLModel):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=200)
+
+
+class TokenIssued(SQLModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime | None = None
+
+
+class ApiTokenCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="default: never expires")
+
+
+class ApiTokenPublic(SQLModel):
+    id: int
+    name: str
+    kind: TokenKind
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenPublic):
+    access_token: str = Field(description="shown once; only its hash is kept")
+
+
+class GrantPublic(SQLModel):
+    role: Role
+    organisation_id: int | None
+    region_id: int | None
+
+
+class UserPublic(SQLModel):
+    id: int
+    username: str
+    display_name: str
+    grants: list[GrantPublic]

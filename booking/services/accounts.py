@@ -1,0 +1,154 @@
+"""Accounts: creating users, signing in, and bearer tokens (session and long-lived API tokens).
+
+Passwords are hashed with argon2. A token is random; only its SHA-256 is stored, so a stolen
+database gives no usable tokens, and a tampered, unknown, expired or revoked token is simply
+not found. Repeated failed sign-ins lock the account for a doubling while.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.errors import NotFound, TooManyAttempts, Unauthorized, UsernameTaken, VenueshareError
+from booking.models import ApiToken, Organisation, Region, RoleGrant, TokenKind, User
+from booking.schemas.accounts import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenPublic,
+    GrantPublic,
+    UserCreate,
+    UserPublic,
+)
+from booking.services.common import require
+
+SESSION_LIFETIME = timedelta(hours=12)
+FREE_FAILURES = 5  # failed sign-ins before the account is locked for a while
+MAX_LOCK = timedelta(minutes=15)
+TOKEN_PREFIX = "vs_"
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+SIGN_IN_FAILED = "wrong username or password"
+
+
+async def create_user(session: AsyncSession, data: UserCreate, *, now: datetime) -> UserPublic:
+    if await session.scalar(select(User.id).where(User.username == data.username)) is not None:
+        raise UsernameTaken(f"username {data.username!r} is taken", field="username")
+    await require(session, Organisation, data.organisation_id)
+    await require(session, Region, data.region_id)
+    user = User(
+        username=data.username,
+        password_hash=_hasher.hash(data.password),
+        display_name=data.display_name,
+        created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    session.add(
+        RoleGrant(user_id=user.id, role=data.role, organisation_id=data.organisation_id, region_id=data.region_id)
+    )
+    await session.flush()
+    return await user_public(session, user)
+
+
+async def user_public(session: AsyncSession, user: User) -> UserPublic:
+    grants = await session.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id).order_by(RoleGrant.id))
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        grants=[GrantPublic.model_validate(grant) for grant in grants],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SignInOutcome:
+    """A sign-in either issues a token or fails; a failure is returned, not raised, so the
+    failure count it records is committed with the request."""
+
+    token: str | None = None
+    expires_at: datetime | None = None
+    error: VenueshareError | None = None
+
+
+async def sign_in(session: AsyncSession, username: str, password: str, *, now: datetime) -> SignInOutcome:
+    user = await session.scalar(select(User).where(User.username == username).with_for_update())
+    if user is None or not user.is_active:
+        _verify(_DUMMY_HASH, password)
+        return SignInOutcome(error=Unauthorized(SIGN_IN_FAILED))
+    if user.locked_until is not None and user.locked_until > now:
+        wait = int((user.locked_until - now).total_seconds()) + 1
+        return SignInOutcome(error=TooManyAttempts("too many failed sign-ins; try again later", retry_after_s=wait))
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= FREE_FAILURES:
+            user.locked_until = now + min(timedelta(seconds=2 ** (user.failed_logins - FREE_FAILURES)), MAX_LOCK)
+        await session.flush()
+        return SignInOutcome(error=Unauthorized(SIGN_IN_FAILED))
+    user.failed_logins, user.locked_until = 0, None
+    token, row = _new_token(user.id, TokenKind.session, "sign-in", now, now + SESSION_LIFETIME)
+    session.add(row)
+    await session.flush()
+    return SignInOutcome(token=token, expires_at=row.expires_at)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(user_id: int, kind: TokenKind, name: str, now: datetime, expires_at: datetime | None):
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user_id, name=name, kind=kind, token_hash=_digest(token), created_at=now, expires_at=expires_at
+    )
+    return token, row
+
+
+async def user_for_token(session: AsyncSession, token: str, *, now: datetime) -> User:
+    """The user a bearer token belongs to; 401 for anything unknown, expired or revoked."""
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        raise Unauthorized("the token is not valid (unknown, expired or revoked)")
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("the token is not valid (unknown, expired or revoked)")
+    return user
+
+
+async def create_api_token(
+    session: AsyncSession, user: User, data: ApiTokenCreate, *, now: datetime
+) -> ApiTokenCreated:
+    expires_at = now + timedelta(days=data.expires_in_days) if data.expires_in_days else None
+    token, row = _new_token(user.id, TokenKind.api, data.name, now, expires_at)
+    session.add(row)
+    await session.flush()
+    return ApiTokenCreated(**ApiTokenPublic.model_validate(row).model_dump(), access_token=token)
+
+
+async def list_tokens(session: AsyncSession, user: User) -> list[ApiTokenPublic]:
+    rows = await session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+    return [ApiTokenPublic.model_validate(row) for row in rows]
+
+
+async def revoke_token(session: AsyncSession, user: User, token_id: int, *, now: datetime) -> ApiTokenPublic:
+    row = await session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:  # another user's token does not exist for you
+        raise NotFound("token", token_id)
+    if row.revoked_at is None:
+        row.revoked_at = now
+        await session.flush()
+    return ApiTokenPublic.model_validate(row)
