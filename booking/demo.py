@@ -12,10 +12,12 @@ from booking.db import create_engine, sessionmakers
 from booking.demo_term import plan_term
 from booking.errors import OutsideOpeningHours, SpaceClosed
 from booking.models import DEFAULT_TIMEZONE, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
+from booking.models.accounts import Role
+from booking.schemas.accounts import UserCreate
 from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
 from booking.schemas.calendars import OpeningWindow
 from booking.schemas.places import OrganisationCreate, RegionCreate, SpaceCreate, VenueCreate
-from booking.services import bookings, calendars, places, spaces
+from booking.services import accounts, bookings, calendars, places, spaces
 
 DISTRICT = "临江区"
 VENUE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -320,6 +322,16 @@ SERIES = (
 )
 
 
+# One demo account per role: (username, role, organisation, region).
+DEMO_USERS = (
+    ("district-admin", Role.district_admin, None, DISTRICT),
+    ("school-manager", Role.venue_manager, "临江区文澜中学", None),
+    ("choir-organiser", Role.organiser, "望潮合唱团", None),
+    ("teacher-wang", Role.teacher, "江滨街道社区学校", None),
+    ("resident-li", Role.resident, None, "滨江社区"),
+)
+
+
 async def load(settings: Settings) -> str:
     """Load the demo district unless it is already there; a one-line summary either way."""
     engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
@@ -347,10 +359,28 @@ async def _populate(session: AsyncSession, *, now: datetime) -> str:
     space_ids = await _create_spaces(session, venue_ids)
     booked = await _create_bookings(session, organisation_ids, space_ids, now=now)
     term = await plan_term(session, region_ids, organisation_ids, now=now)
+    for username, role, organisation, region in DEMO_USERS:
+        await accounts.create_user(
+            session,
+            UserCreate(
+                username=username,
+                password=demo_password(username),
+                role=role,
+                organisation_id=organisation_ids.get(organisation),
+                region_id=region_ids.get(region),
+            ),
+            now=now,
+        )
+    logins = "; ".join(f"{role}: {username} / {demo_password(username)}" for username, role, _, _ in DEMO_USERS)
     return (
         f"loaded demo district {DISTRICT}: {len(region_ids)} regions, {len(organisation_ids)} organisations, "
-        f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings; {term}"
+        f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings; {term}\n"
+        f"demo sign-ins (POST /api/v1/auth/token): {logins}"
     )
+
+
+def demo_password(username: str) -> str:
+    return f"{username}-demo-2027"
 
 
 async def _create_regions(session: AsyncSession) -> dict[str, int]:

@@ -14,6 +14,7 @@ from booking.models import (
     Region,
     Space,
     Teacher,
+    User,
     Venue,
     VenueKind,
 )
@@ -25,7 +26,7 @@ async def _census(url: str) -> dict[str, object]:
         async with engine.connect() as connection:
             counts = {
                 model.__tablename__: await connection.scalar(select(func.count()).select_from(model))
-                for model in (Region, Organisation, Venue, Space, Booking, Teacher, CommunityClass, ClassBooking)
+                for model in (Region, Organisation, Venue, Space, Booking, Teacher, CommunityClass, ClassBooking, User)
             }
             venue_kinds = set(await connection.scalars(select(Venue.kind).distinct()))
             divisible = await connection.scalar(select(func.count(Space.parent_id.distinct())))
@@ -52,6 +53,8 @@ async def test_demo_loads_a_full_district_once(db_url):
     assert counts["bookings"] > 0
     assert counts["teachers"] >= 20 and counts["classes"] >= 60
     assert first["allocation"] == "committed"
+    assert counts["users"] == 5  # one sign-in per role, printed in the summary
+    assert "district-admin /" in first_summary
     assert counts["class_bookings"] >= 60  # most classes placed, one booking series per weekly session
     assert second == first
     assert first_summary.startswith("loaded")
