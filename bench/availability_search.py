@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import holidays
 import httpx
-from scratch import driver_url, scratch_database
+from common import BenchError, driver_url, run_benchmark, scratch_database
 
 from booking.app import create_app
 from booking.config import Settings
@@ -79,10 +79,6 @@ SHOWN_MISMATCHES = 5
 
 Q = TypeVar("Q")
 A = TypeVar("A")
-
-
-class BenchError(Exception):
-    """The benchmark could not run or its answers were wrong (not: it was slow)."""
 
 
 # --- the scratch database ---------------------------------------------------------------------
@@ -794,18 +790,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
-    try:
-        table = run(args)
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    print(table)
-    print(f"(whole run: {time.perf_counter() - started:.0f} s)")
-    return 0
+    return run_benchmark(lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
-from scratch import driver_url, scratch_database
+from common import BenchError, driver_url, run_benchmark, scratch_database
 
 from booking.migrate import upgrade
 
@@ -57,10 +57,6 @@ SPACE_CAPACITY = 50
 SLOT_LENGTH = timedelta(hours=1)
 SERVER_START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 30.0
-
-
-class BenchError(Exception):
-    """The benchmark could not run or its answers were wrong (not: it was slow)."""
 
 
 class RequestFailed(Exception):
@@ -526,18 +522,7 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
-    try:
-        table = run(args)
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    print(table)
-    print(f"(whole run: {time.perf_counter() - started:.0f} s)")
-    return 0
+    return run_benchmark(lambda: run(args))
 
 
 if __name__ == "__main__":

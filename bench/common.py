@@ -1,10 +1,11 @@
-"""A scratch PostgreSQL database for one benchmark run, shared by the benchmarks."""
+"""What the PostgreSQL benchmarks share: a scratch database per run, and how a run ends."""
 
 import asyncio
 import contextlib
 import secrets
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
@@ -33,3 +34,25 @@ def scratch_database(admin_url: str, prefix: str = "venueshare_bench") -> Iterat
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         print(f"dropped {name}", file=sys.stderr)
+
+
+class BenchError(Exception):
+    """The benchmark could not run or its answers were wrong (not: it was slow)."""
+
+
+def run_benchmark(run: Callable[[], str]) -> int:
+    """Print the table ``run`` returns; exit 1 if the benchmark failed, 130 if interrupted.
+
+    Timing never decides the exit status."""
+    started = time.perf_counter()
+    try:
+        table = run()
+    except BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(table)
+    print(f"(whole run: {time.perf_counter() - started:.0f} s)")
+    return 0
