@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.errors import BookingConflict, CapacityExceeded, InvalidStateTransition, NotFound, StartsInPast
 from booking.models import Booking, BookingState, Occurrence, Space, SpaceTree, Venue
 from booking.rules import recurrence
-from booking.schemas.bookings import BookingCreate, BookingPublic, OccurrencePublic, OnConflict, Recurrence
+from booking.rules.availability import SpaceCalendar
+from booking.schemas.bookings import (
+    BookingCreate,
+    BookingPublic,
+    FailurePublic,
+    OccurrencePublic,
+    OnConflict,
+    Recurrence,
+)
 from booking.schemas.common import local
 from booking.services.common import PageRequest, get_or_404, page_of
 from booking.services.holding import Slot, Target, conflicts_with, hold, judge, refuse, target
@@ -99,7 +107,10 @@ async def request_booking(session: AsyncSession, data: BookingCreate, *, now: da
     return _public(booking, space.venue.timezone, occurrences, skipped=list(failures.values()))
 
 
-async def _explain(session, slots: list[Slot], rows: list[dict], calendar):
+async def _explain(
+    session: AsyncSession, slots: list[Slot], rows: list[dict], calendar: SpaceCalendar
+) -> list[FailurePublic]:
+    """Every failing date of a request, with conflicts looked up (for the error body)."""
     return list(judge(slots, rows, calendar, await conflicts_with(session, rows)).values())
 
 
