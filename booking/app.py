@@ -12,15 +12,16 @@ from litestar.openapi import OpenAPIConfig
 from booking.api.accounts import AuthController
 from booking.api.allocations import AllocationController
 from booking.api.availability import AvailabilityController
-from booking.api.bookings import BookingController
+from booking.api.bookings import ApprovalController, BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.deps import DEPENDENCIES
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
+from booking.api.policies import PolicyController
 from booking.api.problems import EXCEPTION_HANDLERS
 from booking.api.teaching import ClassController, TeacherController
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
-from booking.jobs import AllocationRunner
+from booking.jobs import AllocationRunner, NoShowSweeper
 
 
 def utc_now() -> datetime:
@@ -39,12 +40,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
         runner = AllocationRunner(app.state.write_sessions, clock, workers=settings.solver_workers)
         app.state.allocation_runner = runner
+        sweeper = NoShowSweeper(app.state.write_sessions, clock)
         running = asyncio.create_task(runner.run_forever())
+        sweeping = asyncio.create_task(sweeper.run_forever())
         try:
             yield
         finally:
             runner.stop()
+            sweeper.stop()
             await running
+            await sweeping
             await engine.dispose()
 
     api = Router(
@@ -55,6 +60,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             VenueController,
             SpaceController,
             BookingController,
+            ApprovalController,
+            PolicyController,
             OpeningHoursController,
             ClosureController,
             AvailabilityController,

@@ -13,6 +13,7 @@ from booking.demo_term import plan_term
 from booking.errors import OutsideOpeningHours, SpaceClosed
 from booking.models import DEFAULT_TIMEZONE, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
 from booking.models.accounts import Role
+from booking.rules.permissions import SYSTEM
 from booking.schemas.accounts import UserCreate
 from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
 from booking.schemas.calendars import OpeningWindow
@@ -384,16 +385,16 @@ def demo_password(username: str) -> str:
 
 
 async def _create_regions(session: AsyncSession) -> dict[str, int]:
-    district = await places.create_region(session, RegionCreate(name=DISTRICT, level=RegionLevel.district))
+    district = await places.create_region(session, SYSTEM, RegionCreate(name=DISTRICT, level=RegionLevel.district))
     region_ids = {DISTRICT: district.id}
     for town_name, communities in TOWNS.items():
         town = await places.create_region(
-            session, RegionCreate(name=town_name, level=RegionLevel.town, parent_id=district.id)
+            session, SYSTEM, RegionCreate(name=town_name, level=RegionLevel.town, parent_id=district.id)
         )
         region_ids[town_name] = town.id
         for name in communities:
             community = await places.create_region(
-                session, RegionCreate(name=name, level=RegionLevel.community, parent_id=town.id)
+                session, SYSTEM, RegionCreate(name=name, level=RegionLevel.community, parent_id=town.id)
             )
             region_ids[name] = community.id
     return region_ids
@@ -404,7 +405,7 @@ async def _create_organisations(session: AsyncSession, region_ids: dict[str, int
     for kind, rows in ORGANISATIONS.items():
         for name, region in rows:
             organisation = await places.create_organisation(
-                session, OrganisationCreate(name=name, kind=kind, region_id=region_ids[region])
+                session, SYSTEM, OrganisationCreate(name=name, kind=kind, region_id=region_ids[region])
             )
             organisation_ids[name] = organisation.id
     return organisation_ids
@@ -418,6 +419,7 @@ async def _create_venues(
         for row in rows:
             venue = await places.create_venue(
                 session,
+                SYSTEM,
                 VenueCreate(
                     name=row.name,
                     kind=kind,
@@ -436,7 +438,7 @@ async def _create_venues(
                 for days, opens, closes in HOURS[kind]
                 for day in days
             ]
-            await calendars.set_opening_hours(session, venue_id=venue.id, windows=windows)
+            await calendars.set_opening_hours(session, SYSTEM, venue_id=venue.id, windows=windows)
     return venue_ids
 
 
@@ -471,7 +473,7 @@ async def _create_space(
         buffer_before_min=row.buffer_before_min,
         buffer_after_min=row.buffer_after_min,
     )
-    space = await spaces.create_space(session, venue_id, data)
+    space = await spaces.create_space(session, SYSTEM, venue_id, data)
     space_ids[venue_name, row.name] = space.id
     for part in row.parts:
         await _create_space(session, venue_name, venue_id, part, space.id, space_ids)
@@ -505,7 +507,7 @@ async def _create_bookings(
         )
         try:
             async with session.begin_nested():
-                await bookings.request_booking(session, request, now=now)
+                await bookings.request_booking(session, SYSTEM, request, now=now)
         except (SpaceClosed, OutsideOpeningHours):
             continue
         booked += 1

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import scheduling
+from booking.rules.permissions import SYSTEM
 from booking.schemas.teaching import AllocationCreate, ClassCreate, TeacherCreate, WeeklyWindow
 from booking.services import allocations, teaching
 
@@ -83,6 +84,7 @@ async def plan_term(
         staff = index < len(skills)
         await teaching.create_teacher(
             session,
+            SYSTEM,
             TeacherCreate(
                 name=f"{SURNAMES[index % len(SURNAMES)]}{'老师' if staff else '志愿者'}（{skill}）",
                 kind="staff" if staff else "volunteer",
@@ -98,6 +100,7 @@ async def plan_term(
         for course in COURSES:
             await teaching.create_class(
                 session,
+                SYSTEM,
                 ClassCreate(
                     title=f"{course.title}（{community}）",
                     category=course.category,
@@ -117,12 +120,12 @@ async def plan_term(
                 ),
             )
     run = await allocations.create_allocation(
-        session, AllocationCreate(term_start=term_start, term_end=term_end, time_limit_s=SOLVE_SECONDS), now=now
+        session, SYSTEM, AllocationCreate(term_start=term_start, term_end=term_end, time_limit_s=SOLVE_SECONDS), now=now
     )
     term = await allocations.load_term(session, run.id)
     result = await asyncio.to_thread(_solve, term)
     await allocations.store_result(session, run.id, result=result, error=None, now=now)
-    committed = await allocations.commit_allocation(session, run.id, now=now)
+    committed = await allocations.commit_allocation(session, SYSTEM, run.id, now=now)
     booked = len(committed.commit_report["booked"])
     return (
         f"term {term_start}–{term_end}: {result['placed']} of {result['total']} classes placed, "

@@ -107,3 +107,24 @@ class TooManyAttempts(VenueshareError):
 
 class UsernameTaken(VenueshareError):
     status, code, title = 409, "username_taken", "Username taken"
+
+
+class Forbidden(VenueshareError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class PolicyViolation(VenueshareError):
+    """A request that breaks a rule of the space's booking policy; names the rule and its limit."""
+
+    status, code, title = 422, "policy_violation", "Against the space's booking policy"
+
+    def __init__(self, detail: str, *, rule: str, limit: object, **extra: object) -> None:
+        super().__init__(detail, rule=rule, limit=limit, **extra)
+
+
+class StaleVersion(VenueshareError):
+    status, code, title = 412, "stale_version", "The resource changed since you read it"
+
+
+class CheckInClosed(VenueshareError):
+    status, code, title = 409, "checkin_closed", "No session is open for check-in now"

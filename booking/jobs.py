@@ -1,4 +1,5 @@
-"""Background work of an API process: solver runs, taken off the request path.
+"""Background work of an API process: solver runs, taken off the request path, and the
+periodic release of sessions nobody checked in to.
 
 Every API process runs one ``AllocationRunner``. Runs are queued in the database and claimed one
 at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers), so several
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import scheduling
-from booking.services import allocations
+from booking.services import allocations, checkin
 
 log = logging.getLogger("venueshare.jobs")
 
@@ -105,3 +106,31 @@ def _progress(progress: scheduling.Progress) -> dict[str, Any]:
         "elapsed_s": round(progress.elapsed_s, 2),
         "placed": progress.placed,
     }
+
+
+class NoShowSweeper:
+    """Every ``every_s`` seconds, release the sessions whose check-in window closed unused.
+    Safe with several processes: each release locks its booking and skips what is no longer confirmed."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], *, every_s: float = 60.0
+    ) -> None:
+        self.sessions, self.clock, self.every_s = sessions, clock, every_s
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                async with self.sessions() as session, session.begin():
+                    released = await checkin.release_no_shows(session, now=self.clock())
+                if released:
+                    log.info("released %d sessions nobody checked in to", len(released))
+            except Exception:  # the sweep is retried next round; it never takes the process down
+                log.exception("no-show sweep failed")
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.every_s)
+            except TimeoutError:
+                pass

@@ -6,6 +6,7 @@ server cannot be reached, the PostgreSQL tests fail: they are never silently ski
 """
 
 import asyncio
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,10 +24,15 @@ from booking.app import create_app
 from booking.config import Settings, normalise_database_url
 from booking.db import create_engine
 from booking.migrate import upgrade
+from booking.models import ApiToken, RoleGrant, User
 from tests.factories import Factory
 
 BACKENDS = ("sqlite", "postgresql")
+UNUSABLE_PASSWORD = "!"  # not an argon2 hash: nobody signs in with a password as these users
 TABLES = (
+    "outbox",
+    "booking_events",
+    "policies",
     "api_tokens",
     "role_grants",
     "users",
@@ -133,14 +139,77 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def client(db_url: str, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the real app. ASGITransport runs requests concurrently in this loop."""
+async def transport(db_url: str, clock: FakeClock) -> AsyncIterator[httpx.ASGITransport]:
+    """The real app behind an in-process transport. ASGITransport runs requests concurrently in this loop."""
     app = create_app(Settings(database_url=db_url), clock=clock)
     lifespan = await start_lifespan(app)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver/api/v1") as http:
-        yield http
+    yield httpx.ASGITransport(app=app)
     await stop_lifespan(*lifespan)
+
+
+@pytest.fixture
+async def as_user(transport, db_url: str, clock: FakeClock):
+    """``await as_user(role, organisation_id=..., region_id=...)``: a client signed in with that one grant
+    (``role=None``: anonymous)."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def signed_in(role: str | None, **scope: int | None) -> httpx.AsyncClient:
+        headers = {} if role is None else bearer(await issue_token(db_url, clock.now, role, **scope))
+        http = httpx.AsyncClient(transport=transport, base_url="http://testserver/api/v1", headers=headers)
+        opened.append(http)
+        return http
+
+    yield signed_in
+    for http in opened:
+        await http.aclose()
+
+
+@pytest.fixture
+async def client(as_user) -> httpx.AsyncClient:
+    """A client signed in as a district administrator of the whole district."""
+    return await as_user("district_admin")
+
+
+@pytest.fixture
+async def anonymous(as_user) -> httpx.AsyncClient:
+    return await as_user(None)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def issue_token(
+    db_url: str, now: datetime, role: str, *, organisation_id: int | None = None, region_id: int | None = None
+) -> str:
+    """A user holding one grant, and an API token for it, written straight to the database (fast:
+    no password hashing per test)."""
+    token = f"vs_test_{uuid.uuid4().hex}"
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as connection:
+            user_id = await connection.scalar(
+                insert(User)
+                .values(username=f"{role}-{uuid.uuid4().hex[:8]}", password_hash=UNUSABLE_PASSWORD, created_at=now)
+                .returning(User.id)
+            )
+            await connection.execute(
+                insert(RoleGrant).values(
+                    user_id=user_id, role=role, organisation_id=organisation_id, region_id=region_id
+                )
+            )
+            await connection.execute(
+                insert(ApiToken).values(
+                    user_id=user_id,
+                    name="tests",
+                    kind="api",
+                    token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                    created_at=now,
+                )
+            )
+    finally:
+        await engine.dispose()
+    return token
 
 
 async def start_lifespan(app) -> tuple[asyncio.Task, asyncio.Queue, asyncio.Queue]:

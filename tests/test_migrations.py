@@ -27,6 +27,9 @@ TABLES = {
     "users",
     "role_grants",
     "api_tokens",
+    "policies",
+    "booking_events",
+    "outbox",
 }
 
 

@@ -1,25 +1,20 @@
 """Signing in and tokens."""
 
-from typing import Annotated
-
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, JSONBody
 
-from booking.api.deps import Now, Session
+from booking.api.deps import Caller, Now, Session
 from booking.api.problems import on_domain_error
-from booking.errors import Unauthorized
 from booking.models import User
+from booking.rules.permissions import Actor
 from booking.schemas.accounts import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, SignIn, TokenIssued, UserPublic
 from booking.services import accounts
+from booking.services.guards import require_signed_in
 
-Authorization = Annotated[str | None, HeaderParameter(name="Authorization", required=False)]
 
-
-async def signed_in(session, authorization: str | None, now) -> User:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send Authorization: Bearer <token>")
-    return await accounts.user_for_token(session, token.strip(), now=now)
+async def signed_in(session, actor: Actor) -> User:
+    require_signed_in(actor)
+    return await session.get(User, actor.user_id)
 
 
 class AuthController(Controller):
@@ -37,28 +32,24 @@ class AuthController(Controller):
         return Response(TokenIssued(access_token=outcome.token, expires_at=outcome.expires_at))
 
     @get("/me")
-    async def me(self, session: Session, now: Now, authorization: Authorization = None) -> UserPublic:
-        user = await signed_in(session, authorization, now)
+    async def me(self, session: Session, actor: Caller) -> UserPublic:
+        user = await signed_in(session, actor)
         return await accounts.user_public(session, user)
 
     @get("/tokens")
-    async def list_tokens(
-        self, session: Session, now: Now, authorization: Authorization = None
-    ) -> list[ApiTokenPublic]:
+    async def list_tokens(self, session: Session, actor: Caller) -> list[ApiTokenPublic]:
         """Your tokens (sign-in sessions and long-lived API tokens), without their secrets."""
-        return await accounts.list_tokens(session, await signed_in(session, authorization, now))
+        return await accounts.list_tokens(session, await signed_in(session, actor))
 
     @post("/tokens")
     async def create_token(
-        self, session: Session, now: Now, data: JSONBody[ApiTokenCreate], authorization: Authorization = None
+        self, session: Session, actor: Caller, now: Now, data: JSONBody[ApiTokenCreate]
     ) -> ApiTokenCreated:
         """A long-lived API token for an integration; the token is shown in this answer only."""
-        user = await signed_in(session, authorization, now)
+        user = await signed_in(session, actor)
         return await accounts.create_api_token(session, user, data, now=now)
 
     @post("/tokens/{token_id:int}/revoke", status_code=200)
-    async def revoke_token(
-        self, session: Session, now: Now, token_id: FromPath[int], authorization: Authorization = None
-    ) -> ApiTokenPublic:
-        user = await signed_in(session, authorization, now)
+    async def revoke_token(self, session: Session, actor: Caller, now: Now, token_id: FromPath[int]) -> ApiTokenPublic:
+        user = await signed_in(session, actor)
         return await accounts.revoke_token(session, user, token_id, now=now)

@@ -3,7 +3,7 @@
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from booking.api.deps import Now, PageParams, Session
+from booking.api.deps import Caller, Now, PageParams, Session
 from booking.models import AllocationStatus
 from booking.schemas.common import Page
 from booking.schemas.teaching import AllocationCreate, AllocationPublic
@@ -16,31 +16,35 @@ class AllocationController(Controller):
 
     @post("/", status_code=202)
     async def create_allocation(
-        self, request: Request, session: Session, now: Now, data: JSONBody[AllocationCreate]
+        self, request: Request, session: Session, actor: Caller, now: Now, data: JSONBody[AllocationCreate]
     ) -> AllocationPublic:
         """Queue a solver run (202); poll ``GET /allocations/{id}`` for progress and the plan."""
-        allocation = await allocations.create_allocation(session, data, now=now)
+        allocation = await allocations.create_allocation(session, actor, data, now=now)
         request.app.state.allocation_runner.wake()
         return allocation
 
     @get("/")
     async def list_allocations(
-        self, session: Session, page: PageParams, status: FromQuery[AllocationStatus | None] = None
+        self, session: Session, actor: Caller, page: PageParams, status: FromQuery[AllocationStatus | None] = None
     ) -> Page[AllocationPublic]:
-        """Runs, newest first."""
-        items, total = await allocations.list_allocations(session, page, status=status)
+        """The runs of the regions you administer, newest first."""
+        items, total = await allocations.list_allocations(session, actor, page, status=status)
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @get("/{allocation_id:int}")
-    async def get_allocation(self, session: Session, allocation_id: FromPath[int]) -> AllocationPublic:
-        return await allocations.get_allocation(session, allocation_id)
+    async def get_allocation(self, session: Session, actor: Caller, allocation_id: FromPath[int]) -> AllocationPublic:
+        return await allocations.get_allocation(session, actor, allocation_id)
 
     @post("/{allocation_id:int}/cancel", status_code=200)
-    async def cancel_allocation(self, session: Session, now: Now, allocation_id: FromPath[int]) -> AllocationPublic:
+    async def cancel_allocation(
+        self, session: Session, actor: Caller, now: Now, allocation_id: FromPath[int]
+    ) -> AllocationPublic:
         """Cancel a queued run, or stop a running one with the best plan found so far."""
-        return await allocations.cancel_allocation(session, allocation_id, now=now)
+        return await allocations.cancel_allocation(session, actor, allocation_id, now=now)
 
     @post("/{allocation_id:int}/commit", status_code=200)
-    async def commit_allocation(self, session: Session, now: Now, allocation_id: FromPath[int]) -> AllocationPublic:
+    async def commit_allocation(
+        self, session: Session, actor: Caller, now: Now, allocation_id: FromPath[int]
+    ) -> AllocationPublic:
         """Book the plan: one weekly series per session; ``commit_report`` lists what was booked and what not."""
-        return await allocations.commit_allocation(session, allocation_id, now=now)
+        return await allocations.commit_allocation(session, actor, allocation_id, now=now)

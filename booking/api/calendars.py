@@ -6,12 +6,12 @@ from typing import Annotated
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from booking.api.deps import Now, PageParams, Session
+from booking.api.deps import Caller, Now, PageParams, Session
 from booking.models import Closure
 from booking.schemas.calendars import ClosureCreate, ClosurePublic, OpeningHoursPublic, OpeningWindows
 from booking.schemas.common import Page, aware
 from booking.services import calendars
-from booking.services.common import delete_unreferenced, get_or_404
+from booking.services.common import get_or_404
 
 
 class OpeningHoursController(Controller):
@@ -24,10 +24,10 @@ class OpeningHoursController(Controller):
 
     @put("/spaces/{space_id:int}/opening-hours")
     async def put_space_hours(
-        self, session: Session, space_id: FromPath[int], data: JSONBody[OpeningWindows]
+        self, session: Session, actor: Caller, space_id: FromPath[int], data: JSONBody[OpeningWindows]
     ) -> OpeningHoursPublic:
         """Replace the space's own weekly windows; an empty list falls back to the venue's."""
-        return await calendars.set_opening_hours(session, space_id=space_id, windows=data)
+        return await calendars.set_opening_hours(session, actor, space_id=space_id, windows=data)
 
     @get("/venues/{venue_id:int}/opening-hours")
     async def get_venue_hours(self, session: Session, venue_id: FromPath[int]) -> OpeningHoursPublic:
@@ -35,10 +35,10 @@ class OpeningHoursController(Controller):
 
     @put("/venues/{venue_id:int}/opening-hours")
     async def put_venue_hours(
-        self, session: Session, venue_id: FromPath[int], data: JSONBody[OpeningWindows]
+        self, session: Session, actor: Caller, venue_id: FromPath[int], data: JSONBody[OpeningWindows]
     ) -> OpeningHoursPublic:
         """Replace the venue's weekly windows, which its spaces inherit unless they keep their own."""
-        return await calendars.set_opening_hours(session, venue_id=venue_id, windows=data)
+        return await calendars.set_opening_hours(session, actor, venue_id=venue_id, windows=data)
 
 
 class ClosureController(Controller):
@@ -46,8 +46,10 @@ class ClosureController(Controller):
     tags = ["closures"]
 
     @post("/")
-    async def create_closure(self, session: Session, now: Now, data: JSONBody[ClosureCreate]) -> ClosurePublic:
-        return await calendars.create_closure(session, data, now=now)
+    async def create_closure(
+        self, session: Session, actor: Caller, now: Now, data: JSONBody[ClosureCreate]
+    ) -> ClosurePublic:
+        return await calendars.create_closure(session, actor, data, now=now)
 
     @get("/")
     async def list_closures(
@@ -70,5 +72,5 @@ class ClosureController(Controller):
         return ClosurePublic.model_validate(await get_or_404(session, Closure, closure_id))
 
     @delete("/{closure_id:int}")
-    async def delete_closure(self, session: Session, closure_id: FromPath[int]) -> None:
-        await delete_unreferenced(session, await get_or_404(session, Closure, closure_id), "closure")
+    async def delete_closure(self, session: Session, actor: Caller, closure_id: FromPath[int]) -> None:
+        await calendars.delete_closure(session, actor, closure_id)

@@ -1,4 +1,4 @@
-"""Per-request dependencies: the transaction, the clock, the page."""
+"""Per-request dependencies: the transaction, the clock, the page, and who is asking."""
 
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -9,6 +9,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.errors import Unauthorized
+from booking.rules.permissions import ANONYMOUS, Actor
+from booking.services.accounts import actor_for_token
 from booking.services.common import MAX_PAGE_SIZE, PageRequest
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,13 +36,28 @@ def provide_page(
     return PageRequest(limit=limit, offset=offset)
 
 
+async def provide_actor(
+    request: Request, session: NamedDependency[AsyncSession], now: NamedDependency[datetime]
+) -> Actor:
+    """Anonymous without an Authorization header; a bad, expired or revoked token is 401, never anonymous."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    return await actor_for_token(session, token.strip(), now=now)
+
+
 DEPENDENCIES = {
     "session": Provide(provide_session),
     "now": Provide(provide_now, sync_to_thread=False),
     "page": Provide(provide_page, sync_to_thread=False),
+    "actor": Provide(provide_actor),
 }
 
 # Annotations that mark a handler parameter as one of the dependencies above.
 Session = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
 PageParams = NamedDependency[PageRequest]
+Caller = NamedDependency[Actor]

@@ -3,13 +3,12 @@
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from booking.api.deps import PageParams, Session
+from booking.api.deps import Caller, PageParams, Session
 from booking.models import (
     Organisation,
     OrganisationKind,
     Region,
     RegionLevel,
-    Space,
     SpaceKind,
     Venue,
     VenueKind,
@@ -30,7 +29,7 @@ from booking.schemas.places import (
     VenueUpdate,
 )
 from booking.services import places, spaces
-from booking.services.common import delete_unreferenced, get_or_404
+from booking.services.common import get_or_404
 
 
 def _page(items, total: int, page: PageParams, schema) -> Page:
@@ -56,8 +55,8 @@ class RegionController(Controller):
         return _page(items, total, page, RegionPublic)
 
     @post("/")
-    async def create_region(self, session: Session, data: JSONBody[RegionCreate]) -> RegionPublic:
-        return RegionPublic.model_validate(await places.create_region(session, data))
+    async def create_region(self, session: Session, actor: Caller, data: JSONBody[RegionCreate]) -> RegionPublic:
+        return RegionPublic.model_validate(await places.create_region(session, actor, data))
 
     @get("/{region_id:int}")
     async def get_region(self, session: Session, region_id: FromPath[int]) -> RegionPublic:
@@ -65,13 +64,13 @@ class RegionController(Controller):
 
     @patch("/{region_id:int}")
     async def update_region(
-        self, session: Session, region_id: FromPath[int], data: JSONBody[RegionUpdate]
+        self, session: Session, actor: Caller, region_id: FromPath[int], data: JSONBody[RegionUpdate]
     ) -> RegionPublic:
-        return RegionPublic.model_validate(await places.update_region(session, region_id, data))
+        return RegionPublic.model_validate(await places.update_region(session, actor, region_id, data))
 
     @delete("/{region_id:int}")
-    async def delete_region(self, session: Session, region_id: FromPath[int]) -> None:
-        await delete_unreferenced(session, await get_or_404(session, Region, region_id), "region")
+    async def delete_region(self, session: Session, actor: Caller, region_id: FromPath[int]) -> None:
+        await places.delete_region(session, actor, region_id)
 
 
 class OrganisationController(Controller):
@@ -91,8 +90,10 @@ class OrganisationController(Controller):
         return _page(items, total, page, OrganisationPublic)
 
     @post("/")
-    async def create_organisation(self, session: Session, data: JSONBody[OrganisationCreate]) -> OrganisationPublic:
-        return OrganisationPublic.model_validate(await places.create_organisation(session, data))
+    async def create_organisation(
+        self, session: Session, actor: Caller, data: JSONBody[OrganisationCreate]
+    ) -> OrganisationPublic:
+        return OrganisationPublic.model_validate(await places.create_organisation(session, actor, data))
 
     @get("/{organisation_id:int}")
     async def get_organisation(self, session: Session, organisation_id: FromPath[int]) -> OrganisationPublic:
@@ -100,14 +101,14 @@ class OrganisationController(Controller):
 
     @patch("/{organisation_id:int}")
     async def update_organisation(
-        self, session: Session, organisation_id: FromPath[int], data: JSONBody[OrganisationUpdate]
+        self, session: Session, actor: Caller, organisation_id: FromPath[int], data: JSONBody[OrganisationUpdate]
     ) -> OrganisationPublic:
-        return OrganisationPublic.model_validate(await places.update_organisation(session, organisation_id, data))
+        updated = await places.update_organisation(session, actor, organisation_id, data)
+        return OrganisationPublic.model_validate(updated)
 
     @delete("/{organisation_id:int}")
-    async def delete_organisation(self, session: Session, organisation_id: FromPath[int]) -> None:
-        organisation = await get_or_404(session, Organisation, organisation_id)
-        await delete_unreferenced(session, organisation, "organisation")
+    async def delete_organisation(self, session: Session, actor: Caller, organisation_id: FromPath[int]) -> None:
+        await places.delete_organisation(session, actor, organisation_id)
 
 
 class VenueController(Controller):
@@ -131,20 +132,22 @@ class VenueController(Controller):
         return _page(items, total, page, VenuePublic)
 
     @post("/")
-    async def create_venue(self, session: Session, data: JSONBody[VenueCreate]) -> VenuePublic:
-        return VenuePublic.model_validate(await places.create_venue(session, data))
+    async def create_venue(self, session: Session, actor: Caller, data: JSONBody[VenueCreate]) -> VenuePublic:
+        return VenuePublic.model_validate(await places.create_venue(session, actor, data))
 
     @get("/{venue_id:int}")
     async def get_venue(self, session: Session, venue_id: FromPath[int]) -> VenuePublic:
         return VenuePublic.model_validate(await get_or_404(session, Venue, venue_id))
 
     @patch("/{venue_id:int}")
-    async def update_venue(self, session: Session, venue_id: FromPath[int], data: JSONBody[VenueUpdate]) -> VenuePublic:
-        return VenuePublic.model_validate(await places.update_venue(session, venue_id, data))
+    async def update_venue(
+        self, session: Session, actor: Caller, venue_id: FromPath[int], data: JSONBody[VenueUpdate]
+    ) -> VenuePublic:
+        return VenuePublic.model_validate(await places.update_venue(session, actor, venue_id, data))
 
     @delete("/{venue_id:int}")
-    async def delete_venue(self, session: Session, venue_id: FromPath[int]) -> None:
-        await delete_unreferenced(session, await get_or_404(session, Venue, venue_id), "venue")
+    async def delete_venue(self, session: Session, actor: Caller, venue_id: FromPath[int]) -> None:
+        await places.delete_venue(session, actor, venue_id)
 
     @get("/{venue_id:int}/spaces")
     async def list_spaces(
@@ -159,8 +162,10 @@ class VenueController(Controller):
         return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
     @post("/{venue_id:int}/spaces")
-    async def create_space(self, session: Session, venue_id: FromPath[int], data: JSONBody[SpaceCreate]) -> SpacePublic:
-        return await spaces.create_space(session, venue_id, data)
+    async def create_space(
+        self, session: Session, actor: Caller, venue_id: FromPath[int], data: JSONBody[SpaceCreate]
+    ) -> SpacePublic:
+        return await spaces.create_space(session, actor, venue_id, data)
 
 
 class SpaceController(Controller):
@@ -172,9 +177,11 @@ class SpaceController(Controller):
         return await spaces.get_space(session, space_id)
 
     @patch("/{space_id:int}")
-    async def update_space(self, session: Session, space_id: FromPath[int], data: JSONBody[SpaceUpdate]) -> SpacePublic:
-        return await spaces.update_space(session, space_id, data)
+    async def update_space(
+        self, session: Session, actor: Caller, space_id: FromPath[int], data: JSONBody[SpaceUpdate]
+    ) -> SpacePublic:
+        return await spaces.update_space(session, actor, space_id, data)
 
     @delete("/{space_id:int}")
-    async def delete_space(self, session: Session, space_id: FromPath[int]) -> None:
-        await delete_unreferenced(session, await get_or_404(session, Space, space_id), "space")
+    async def delete_space(self, session: Session, actor: Caller, space_id: FromPath[int]) -> None:
+        await spaces.delete_space(session, actor, space_id)

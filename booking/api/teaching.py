@@ -5,12 +5,12 @@ from datetime import date
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from booking.api.deps import PageParams, Session
-from booking.models import CommunityClass, Teacher
+from booking.api.deps import Caller, PageParams, Session
+from booking.models import CommunityClass
 from booking.schemas.common import Page
 from booking.schemas.teaching import ClassCreate, ClassPublic, ClassUpdate, TeacherCreate, TeacherPublic, TeacherUpdate
 from booking.services import teaching
-from booking.services.common import delete_unreferenced, get_or_404
+from booking.services.common import get_or_404
 
 
 class TeacherController(Controller):
@@ -21,32 +21,34 @@ class TeacherController(Controller):
     async def list_teachers(
         self,
         session: Session,
+        actor: Caller,
         page: PageParams,
         organisation_id: FromQuery[int | None] = None,
         skill: FromQuery[str | None] = None,
     ) -> Page[TeacherPublic]:
-        items, total = await teaching.list_teachers(session, page, organisation_id=organisation_id, skill=skill)
+        """The teachers you may see (your organisation's; all in a region you administer)."""
+        items, total = await teaching.list_teachers(session, actor, page, organisation_id=organisation_id, skill=skill)
         return Page(
             items=[TeacherPublic.model_validate(t) for t in items], total=total, limit=page.limit, offset=page.offset
         )
 
     @post("/")
-    async def create_teacher(self, session: Session, data: JSONBody[TeacherCreate]) -> TeacherPublic:
-        return TeacherPublic.model_validate(await teaching.create_teacher(session, data))
+    async def create_teacher(self, session: Session, actor: Caller, data: JSONBody[TeacherCreate]) -> TeacherPublic:
+        return TeacherPublic.model_validate(await teaching.create_teacher(session, actor, data))
 
     @get("/{teacher_id:int}")
-    async def get_teacher(self, session: Session, teacher_id: FromPath[int]) -> TeacherPublic:
-        return TeacherPublic.model_validate(await get_or_404(session, Teacher, teacher_id))
+    async def get_teacher(self, session: Session, actor: Caller, teacher_id: FromPath[int]) -> TeacherPublic:
+        return TeacherPublic.model_validate(await teaching.teacher_for(session, actor, teacher_id))
 
     @patch("/{teacher_id:int}")
     async def update_teacher(
-        self, session: Session, teacher_id: FromPath[int], data: JSONBody[TeacherUpdate]
+        self, session: Session, actor: Caller, teacher_id: FromPath[int], data: JSONBody[TeacherUpdate]
     ) -> TeacherPublic:
-        return TeacherPublic.model_validate(await teaching.update_teacher(session, teacher_id, data))
+        return TeacherPublic.model_validate(await teaching.update_teacher(session, actor, teacher_id, data))
 
     @delete("/{teacher_id:int}")
-    async def delete_teacher(self, session: Session, teacher_id: FromPath[int]) -> None:
-        await delete_unreferenced(session, await get_or_404(session, Teacher, teacher_id), "teacher")
+    async def delete_teacher(self, session: Session, actor: Caller, teacher_id: FromPath[int]) -> None:
+        await teaching.delete_teacher(session, actor, teacher_id)
 
 
 class ClassController(Controller):
@@ -72,17 +74,19 @@ class ClassController(Controller):
         )
 
     @post("/")
-    async def create_class(self, session: Session, data: JSONBody[ClassCreate]) -> ClassPublic:
-        return ClassPublic.model_validate(await teaching.create_class(session, data))
+    async def create_class(self, session: Session, actor: Caller, data: JSONBody[ClassCreate]) -> ClassPublic:
+        return ClassPublic.model_validate(await teaching.create_class(session, actor, data))
 
     @get("/{class_id:int}")
     async def get_class(self, session: Session, class_id: FromPath[int]) -> ClassPublic:
         return ClassPublic.model_validate(await get_or_404(session, CommunityClass, class_id))
 
     @patch("/{class_id:int}")
-    async def update_class(self, session: Session, class_id: FromPath[int], data: JSONBody[ClassUpdate]) -> ClassPublic:
-        return ClassPublic.model_validate(await teaching.update_class(session, class_id, data))
+    async def update_class(
+        self, session: Session, actor: Caller, class_id: FromPath[int], data: JSONBody[ClassUpdate]
+    ) -> ClassPublic:
+        return ClassPublic.model_validate(await teaching.update_class(session, actor, class_id, data))
 
     @delete("/{class_id:int}")
-    async def delete_class(self, session: Session, class_id: FromPath[int]) -> None:
-        await delete_unreferenced(session, await get_or_404(session, CommunityClass, class_id), "class")
+    async def delete_class(self, session: Session, actor: Caller, class_id: FromPath[int]) -> None:
+        await teaching.delete_class(session, actor, class_id)

@@ -38,6 +38,10 @@ class Booking(SQLModel, table=True):
     state: BookingState = Field(sa_type=String(20), index=True)
     # RRULE of a series (venue-local wall time); None for a one-off booking.
     rrule: str | None = Field(default=None, max_length=500)
+    # Who asked (None for bookings made before accounts, or by the system).
+    requested_by_id: int | None = None
+    # Bumped by every change; the ETag a PATCH must match.
+    version: int = 1
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -58,3 +62,4 @@ class Occurrence(SQLModel, table=True):
     state: BookingState = Field(sa_type=String(20))
     # The session's place in its series; a moved session keeps it (iCal's RECURRENCE-ID).
     original_starts_at: datetime = Field(sa_type=UTCDateTime)
+    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -80,6 +80,8 @@ class Allocation(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=2000)
     cancel_requested: bool = False
     parent_id: int | None = Field(default=None, foreign_key="allocations.id", ondelete="SET NULL")
+    # The region subtree whose district administrators run and see it; None: the whole district.
+    region_id: int | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -70,6 +70,7 @@ class OccurrencePublic(SQLModel):
     state: BookingState
     # The session's place in its series; differs from starts_at once the session was moved.
     original_starts_at: datetime
+    checked_in_at: datetime | None = None
 
 
 class ConflictPublic(SQLModel):
@@ -103,8 +104,44 @@ class BookingPublic(SQLModel):
     local_starts_at: datetime
     local_ends_at: datetime
     recurrence: Recurrence | None = None
+    version: int = 1  # also the ETag; send it back in If-Match to change the booking
     created_at: datetime
     updated_at: datetime
     occurrences: list[OccurrencePublic]
     # Only in the answer to a request with on_conflict=skip: the dates left out.
     skipped: list[FailurePublic] = Field(default_factory=list)
+
+
+class BookingUpdate(SQLModel):
+    """What an organiser may change without a new request: the title and the number of attendees."""
+
+    title: Name | None = None
+    attendees: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class Decision(SQLModel):
+    """A manager's approval (reason optional) or rejection (reason required)."""
+
+    reason: str = Field(default="", max_length=500)
+
+
+class BookingEventPublic(SQLModel):
+    id: int
+    booking_id: int
+    kind: str
+    occurrence_ids: list[int]
+    from_state: str | None
+    to_state: str | None
+    reason: str
+    actor_user_id: int | None
+    at: datetime
+
+
+class PendingPublic(SQLModel):
+    """A request waiting for a manager, with what stands in its way."""
+
+    booking: BookingPublic
+    # Other pending requests for an overlapping time: approving this one rejects them.
+    competing_booking_ids: list[int]
+    # Confirmed bookings overlapping it: this request cannot be approved while they hold.
+    conflicts: list[ConflictPublic]

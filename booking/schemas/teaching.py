@@ -145,6 +145,11 @@ class AllocationCreate(SQLModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     weights: WeightsIn = Field(default_factory=WeightsIn)
     from_allocation_id: int | None = Field(default=None, description="re-run: keeps its locks and forbids")
+    region_id: int | None = Field(
+        default=None,
+        description="whose run this is: the district administrators of this region's subtree run and see it; "
+        "default the whole district (district-wide administrators only)",
+    )
     locks: Annotated[list[LockIn], Field(max_length=1000)] = Field(default_factory=list)
     forbids: Annotated[list[ForbidIn], Field(max_length=1000)] = Field(default_factory=list)
 
@@ -157,6 +162,7 @@ class AllocationCreate(SQLModel):
 class AllocationPublic(SQLModel):
     id: int
     status: AllocationStatus
+    region_id: int | None = None
     term_start: date
     term_end: date
     class_ids: list[int]

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import NotFound, TooManyAttempts, Unauthorized, UsernameTaken, VenueshareError
-from booking.models import ApiToken, Organisation, Region, RoleGrant, TokenKind, User
+from booking.models import ApiToken, Organisation, Region, Role, RoleGrant, TokenKind, User
+from booking.rules.permissions import Actor
 from booking.schemas.accounts import (
     ApiTokenCreate,
     ApiTokenCreated,
@@ -152,3 +153,39 @@ async def revoke_token(session: AsyncSession, user: User, token_id: int, *, now:
         row.revoked_at = now
         await session.flush()
     return ApiTokenPublic.model_validate(row)
+
+
+async def actor_for_token(session: AsyncSession, token: str, *, now: datetime) -> Actor:
+    """What a bearer token acts as: its user with every grant, region grants expanded to subtrees."""
+    user = await user_for_token(session, token, now=now)
+    grants = (
+        await session.execute(
+            select(RoleGrant.role, RoleGrant.organisation_id, RoleGrant.region_id).where(RoleGrant.user_id == user.id)
+        )
+    ).all()
+    organisations: dict[Role, set[int]] = {role: set() for role in Role}
+    roots: set[int] = set()
+    everywhere = False
+    for role, organisation_id, region_id in grants:
+        if role == Role.district_admin:
+            everywhere |= region_id is None
+            if region_id is not None:
+                roots.add(region_id)
+        elif organisation_id is not None:
+            organisations[role].add(organisation_id)
+    return Actor(
+        user_id=user.id,
+        everywhere=everywhere,
+        admin_regions=await subtree(session, roots) if roots and not everywhere else frozenset(),
+        managed=frozenset(organisations[Role.venue_manager]),
+        member_of=frozenset(organisations[Role.organiser]),
+        teaches_for=frozenset(organisations[Role.teacher]),
+        resident=any(role == Role.resident for role, _, _ in grants),
+    )
+
+
+async def subtree(session: AsyncSession, roots: set[int]) -> frozenset[int]:
+    """The regions under (and including) the given ones."""
+    base = select(Region.id).where(Region.id.in_(roots)).cte("tree", recursive=True)
+    tree = base.union_all(select(Region.id).where(Region.parent_id == base.c.id))
+    return frozenset(await session.scalars(select(tree.c.id)))

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import scheduling
-from booking.errors import InvalidRequest, InvalidStateTransition, VenueshareError
+from booking.errors import Forbidden, InvalidRequest, InvalidStateTransition, NotFound, VenueshareError
 from booking.models import (
     SLOT_HOLDING_STATES,
     Allocation,
@@ -33,12 +33,15 @@ from booking.rules.availability import SpaceCalendar
 from booking.rules.divisible import leaves
 from booking.rules.hours import clock, parse_clock
 from booking.rules.intervals import Interval
+from booking.rules.permissions import Actor, administers
 from booking.rules.weekly_grid import date_of, space_grid, units_of, weeks_in
 from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
 from booking.schemas.teaching import AllocationCreate, AllocationPublic
+from booking.services.accounts import subtree
 from booking.services.bookings import request_booking
 from booking.services.calendars import busy_by_space, calendars, venue_infos
-from booking.services.common import PageRequest, get_or_404, page_of
+from booking.services.common import PageRequest, get_or_404, page_of, require
+from booking.services.guards import require_admin_of, require_signed_in
 
 GRID_MINUTES = 30
 TEACHER_SPEED_KMH = 20.0  # teachers' travel between venues, town roads and buses
@@ -49,13 +52,31 @@ ACTIVE = (AllocationStatus.queued.value, AllocationStatus.running.value)
 # ---- requests ---------------------------------------------------------------------------------
 
 
-async def create_allocation(session: AsyncSession, data: AllocationCreate, *, now: datetime) -> AllocationPublic:
-    """Queue a solver run. A re-run (``from_allocation_id``) keeps the parent's locks and forbids."""
+async def allocation_for(
+    session: AsyncSession, actor: Actor, allocation_id: int, *, for_update: bool = False
+) -> Allocation:
+    """A run the actor may see: district administrators of its region; 404 for other signed-in people."""
+    require_signed_in(actor)
+    allocation = await get_or_404(session, Allocation, allocation_id, for_update=for_update)
+    if not administers(actor, allocation.region_id):
+        raise NotFound("allocation", allocation_id)
+    return allocation
+
+
+async def create_allocation(
+    session: AsyncSession, actor: Actor, data: AllocationCreate, *, now: datetime
+) -> AllocationPublic:
+    """Queue a solver run. A re-run (``from_allocation_id``) keeps the parent's locks and forbids.
+
+    A run belongs to a region (default the whole district); only that region's district
+    administrators may start it, and only for classes of organisations in their care."""
+    require_admin_of(actor, data.region_id, "run allocations for that region")
+    await require(session, Region, data.region_id)
     locks: list[dict] = []
     forbids = [{**f.model_dump(exclude={"start"}), "start_unit": _unit(f.start)} for f in data.forbids]
     parent = None
     if data.from_allocation_id is not None:
-        parent = await get_or_404(session, Allocation, data.from_allocation_id)
+        parent = await allocation_for(session, actor, data.from_allocation_id)
         locks, forbids = list(parent.locks), list(parent.forbids) + forbids
     if data.locks:
         if parent is None or parent.result is None:
@@ -70,9 +91,23 @@ async def create_allocation(session: AsyncSession, data: AllocationCreate, *, no
                 .order_by(CommunityClass.id)
             )
         )
-    known = set(await session.scalars(select(CommunityClass.id).where(CommunityClass.id.in_(class_ids))))
-    if missing := sorted(set(class_ids) - known):
+    regions = dict(
+        (
+            await session.execute(
+                select(CommunityClass.id, Organisation.region_id)
+                .join(Organisation, Organisation.id == CommunityClass.organisation_id)
+                .where(CommunityClass.id.in_(class_ids))
+            )
+        ).all()
+    )
+    if missing := sorted(set(class_ids) - set(regions)):
         raise InvalidRequest(f"unknown classes: {missing}", field="class_ids")
+    inside = None if data.region_id is None else await subtree(session, {data.region_id})
+    if foreign := sorted(cid for cid, region in regions.items() if inside is not None and region not in inside):
+        if data.class_ids is None:  # by default, the term's classes of this region
+            class_ids = [cid for cid in class_ids if cid not in foreign]
+        else:
+            raise Forbidden(f"classes {foreign} are outside the run's region", class_ids=foreign)
     allocation = Allocation(
         term_start=data.term_start,
         term_end=data.term_end,
@@ -84,6 +119,7 @@ async def create_allocation(session: AsyncSession, data: AllocationCreate, *, no
         locks=_unique(locks),
         forbids=_unique(forbids),
         parent_id=data.from_allocation_id,
+        region_id=data.region_id,
         created_at=now,
     )
     session.add(allocation)
@@ -120,22 +156,28 @@ def _locks_from(result: dict, wanted) -> list[dict]:
     return locks
 
 
-async def get_allocation(session: AsyncSession, allocation_id: int) -> AllocationPublic:
-    return AllocationPublic.model_validate(await get_or_404(session, Allocation, allocation_id))
+async def get_allocation(session: AsyncSession, actor: Actor, allocation_id: int) -> AllocationPublic:
+    return AllocationPublic.model_validate(await allocation_for(session, actor, allocation_id))
 
 
 async def list_allocations(
-    session: AsyncSession, page: PageRequest, *, status: AllocationStatus | None
+    session: AsyncSession, actor: Actor, page: PageRequest, *, status: AllocationStatus | None
 ) -> tuple[list[AllocationPublic], int]:
+    """Runs the actor may see, newest first (none for people who administer no region)."""
+    require_signed_in(actor)
     stmt = select(Allocation).order_by(Allocation.id.desc())
+    if not actor.everywhere:
+        stmt = stmt.where(Allocation.region_id.in_(actor.admin_regions))
     if status is not None:
         stmt = stmt.where(Allocation.status == status)
     items, total = await page_of(session, stmt, page)
     return [AllocationPublic.model_validate(a) for a in items], total
 
 
-async def cancel_allocation(session: AsyncSession, allocation_id: int, *, now: datetime) -> AllocationPublic:
-    allocation = await get_or_404(session, Allocation, allocation_id, for_update=True)
+async def cancel_allocation(
+    session: AsyncSession, actor: Actor, allocation_id: int, *, now: datetime
+) -> AllocationPublic:
+    allocation = await allocation_for(session, actor, allocation_id, for_update=True)
     if allocation.status not in ACTIVE:
         raise InvalidStateTransition(
             f"a {allocation.status} run cannot be cancelled", allocation_status=allocation.status
@@ -466,14 +508,16 @@ async def store_result(
 # ---- commit -------------------------------------------------------------------------------------
 
 
-async def commit_allocation(session: AsyncSession, allocation_id: int, *, now: datetime) -> AllocationPublic:
+async def commit_allocation(
+    session: AsyncSession, actor: Actor, allocation_id: int, *, now: datetime
+) -> AllocationPublic:
     """Turn the plan into weekly booking series, through the same checked path as any booking.
 
     Each session becomes one series over the term with on_conflict=skip: dates taken or closed
     since the run are skipped and reported; a session that cannot be booked at all is reported
     as failed (with the reason), never silently dropped.
     """
-    allocation = await get_or_404(session, Allocation, allocation_id, for_update=True)
+    allocation = await allocation_for(session, actor, allocation_id, for_update=True)
     if allocation.status != AllocationStatus.done:
         raise InvalidStateTransition(
             f"a {allocation.status} run cannot be committed", allocation_status=allocation.status
@@ -487,7 +531,8 @@ async def commit_allocation(session: AsyncSession, allocation_id: int, *, now: d
     for placed in allocation.result["classes"]:
         offer = classes[placed["class_id"]]
         for session_ in placed["sessions"]:
-            outcome = await _book_session(session, allocation, offer, session_, zones[session_["space_id"]], now=now)
+            zone = zones[session_["space_id"]]
+            outcome = await _book_session(session, actor, allocation, offer, session_, zone, now=now)
             report["failed" if "reason" in outcome else "booked"].append(outcome)
     allocation.status, allocation.commit_report = AllocationStatus.committed, report
     await session.flush()
@@ -498,7 +543,7 @@ def _space_ids(allocation: Allocation) -> list[int]:
     return sorted({s["space_id"] for c in allocation.result["classes"] for s in c["sessions"]})
 
 
-async def _book_session(session, allocation, offer, planned: dict, zone: ZoneInfo, *, now) -> dict:
+async def _book_session(session, actor: Actor, allocation, offer, planned: dict, zone: ZoneInfo, *, now) -> dict:
     base = {"class_id": offer.id, "session_index": planned["session_index"]}
     first = _first_date(offer, allocation, planned, zone, now)
     if first is None:
@@ -516,7 +561,7 @@ async def _book_session(session, allocation, offer, planned: dict, zone: ZoneInf
     )
     try:
         async with session.begin_nested():
-            booking = await request_booking(session, request, now=now)
+            booking = await request_booking(session, actor, request, now=now)
             session.add(
                 ClassBooking(
                     booking_id=booking.id,

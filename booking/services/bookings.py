@@ -5,25 +5,39 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import exists, false, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.errors import BookingConflict, CapacityExceeded, InvalidStateTransition, NotFound, StartsInPast
-from booking.models import Booking, BookingState, Occurrence, Space, SpaceTree, Venue
+from booking.errors import (
+    BookingConflict,
+    CapacityExceeded,
+    Forbidden,
+    InvalidStateTransition,
+    NotFound,
+    StaleVersion,
+    StartsInPast,
+)
+from booking.models import Approval, Booking, BookingState, EventKind, Occurrence, Organisation, Space, SpaceTree, Venue
+from booking.rules import policies as policy_rules
 from booking.rules import recurrence
 from booking.rules.availability import SpaceCalendar
+from booking.rules.permissions import Actor, BookingScope, books_for, decides_booking, sees_booking
 from booking.schemas.bookings import (
     BookingCreate,
     BookingPublic,
+    BookingUpdate,
     FailurePublic,
     OccurrencePublic,
     OnConflict,
     Recurrence,
 )
 from booking.schemas.common import local
-from booking.services.common import PageRequest, get_or_404, page_of
+from booking.services import events
+from booking.services.common import PageRequest, apply_update, get_or_404, page_of
+from booking.services.guards import allow, booking_scope, require_signed_in
 from booking.services.holding import Slot, Target, conflicts_with, hold, judge, refuse, target
 from booking.services.idempotency import StoredResponse, once
+from booking.services.policies import organisation_sessions, policy_for
 
 LIVE = (BookingState.pending.value, BookingState.confirmed.value)
 _INSERT_BOOKING = insert(Booking.__table__).returning(Booking.__table__.c.id)
@@ -46,38 +60,45 @@ def series_slots(rrule: str | None, starts_at: datetime, ends_at: datetime, zone
     return recurrence.expand(recurrence.parse(rrule), starts_at, ends_at, zone, now=now)
 
 
-async def request_booking(session: AsyncSession, data: BookingCreate, *, now: datetime) -> BookingPublic:
-    """Book a space once or as a series. With on_conflict=skip the dates that cannot be had are left out."""
+async def request_booking(session: AsyncSession, actor: Actor, data: BookingCreate, *, now: datetime) -> BookingPublic:
+    """Book a space once or as a series. With on_conflict=skip the dates that cannot be had are left out.
+
+    The space's managers (and district administrators over it) are not held to its policy and
+    need no approval; everyone else's request is checked against the policy and, where approval
+    is manual, waits as ``pending`` without holding the slot.
+    """
+    require_signed_in(actor)
     space = await target(session, data.space_id, data.organisation_id)
-    if not space.organisation_known:
+    if space.booker is None:
         raise NotFound("organisation", data.organisation_id)
+    allow(actor, books_for(actor, space.booker.id, space.booker.region_id), "book for this organisation")
     check_request(space, data.attendees, data.starts_at, now=now)
     rrule = data.recurrence.rrule if data.recurrence else None
-    slots = series_slots(rrule, data.starts_at, data.ends_at, ZoneInfo(space.venue.timezone), now=now)
+    zone = ZoneInfo(space.venue.timezone)
+    slots = series_slots(rrule, data.starts_at, data.ends_at, zone, now=now)
+    staff = decides_booking(actor, BookingScope(space.booker.id, space.booker.region_id, space.place))
+    policy = await policy_for(session, space.space.id, space.venue.id)
+    if not staff:
+        await _check_policy(session, policy, space, slots, zone, now=now)
     calendar = await space.calendar(session, slots[0][0], slots[-1][1])
 
-    state = BookingState.confirmed
-    booking_id = (
-        await session.execute(
-            _INSERT_BOOKING,
-            {
-                "space_id": data.space_id,
-                "organisation_id": data.organisation_id,
-                "title": data.title,
-                "attendees": data.attendees,
-                "starts_at": data.starts_at,
-                "ends_at": data.ends_at,
-                "state": state,
-                "rrule": rrule,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-    ).scalar_one()
-    rows = space.rows(booking_id, slots, state, [start for start, _ in slots])
+    state = BookingState.pending if policy.approval == Approval.manual and not staff else BookingState.confirmed
+    booking = Booking(
+        **data.model_dump(exclude={"recurrence", "on_conflict"}),
+        state=state,
+        rrule=rrule,
+        requested_by_id=actor.user_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    booking.id = (await session.execute(_INSERT_BOOKING, booking.model_dump(exclude={"id"}))).scalar_one()
+    rows = space.rows(booking.id, slots, state, [start for start, _ in slots])
     skip = data.on_conflict == OnConflict.skip
-    # Skipping needs to know the taken dates beforehand; failing learns of them from the database.
-    failures = judge(slots, rows, calendar, await conflicts_with(session, rows) if skip else {})
+    # Skipping needs to know the taken dates beforehand, and so does a pending request (which
+    # the database does not check, as it holds nothing yet); failing learns of them from the database.
+    look_first = skip or state == BookingState.pending
+    failures = judge(slots, rows, calendar, await conflicts_with(session, rows) if look_first else {})
     if failures and not skip:
         raise refuse(await _explain(session, slots, rows, calendar))
     kept = [slot for slot in slots if slot not in failures]
@@ -90,21 +111,28 @@ async def request_booking(session: AsyncSession, data: BookingCreate, *, now: da
             raise BookingConflict("a competing booking took one of the dates; try again")
         raise refuse(await _explain(session, slots, rows, calendar))
 
+    kind = EventKind.confirmed if state == BookingState.confirmed else EventKind.requested
+    reason = "" if state == BookingState.pending else "approved at once" if staff else "automatic approval"
+    await events.record(session, booking, kind, actor=actor, now=now, to_state=state, reason=reason)
     occurrences = [
         OccurrencePublic(
             id=oid, state=state, **{k: row[k] for k in ("space_id", "starts_at", "ends_at", "original_starts_at")}
         )
         for oid, row in zip(ids, kept_rows, strict=True)
     ]
-    booking = Booking(
-        id=booking_id,
-        **data.model_dump(exclude={"recurrence", "on_conflict"}),
-        state=state,
-        rrule=rrule,
-        created_at=now,
-        updated_at=now,
-    )
     return _public(booking, space.venue.timezone, occurrences, skipped=list(failures.values()))
+
+
+async def _check_policy(session: AsyncSession, policy, space: Target, slots: list[Slot], zone, *, now) -> None:
+    policy_rules.check_sessions(
+        policy, slots, zone, organisation_id=space.booker.id, organisation_kind=space.booker.kind, now=now
+    )
+    window = policy_rules.quota_window(policy, slots, zone)
+    if window is not None:
+        used = await organisation_sessions(
+            session, space_id=space.space.id, organisation_id=space.booker.id, start=window[0], end=window[1]
+        )
+        policy_rules.check_quota(policy, slots, used, zone)
 
 
 async def _explain(
@@ -114,32 +142,123 @@ async def _explain(
     return list(judge(slots, rows, calendar, await conflicts_with(session, rows)).values())
 
 
-async def cancel_booking(session: AsyncSession, booking_id: int, *, now: datetime) -> BookingPublic:
-    booking = await get_or_404(session, Booking, booking_id, for_update=True)
+async def booking_for(
+    session: AsyncSession, actor: Actor, booking_id: int, *, for_update: bool = False
+) -> tuple[Booking, BookingScope]:
+    """A booking the actor may see, with its scope; 401 for the anonymous, 404 for everyone else
+    who may not see it (another organisation's booking does not exist for them)."""
+    require_signed_in(actor)
+    booking = await get_or_404(session, Booking, booking_id, for_update=for_update)
+    scope = await booking_scope(session, booking)
+    if not sees_booking(actor, scope):
+        raise NotFound("booking", booking_id)
+    return booking, scope
+
+
+def check_version(booking: Booking, if_match: str | None) -> None:
+    """412 when the client's If-Match names another version than the booking's current one."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    if etag(booking) not in {tag.strip().removeprefix("W/") for tag in if_match.split(",")}:
+        raise StaleVersion(
+            "the booking changed since you read it; fetch it again and retry", current_version=booking.version
+        )
+
+
+def etag(booking: Booking | BookingPublic) -> str:
+    return f'"{booking.id}-{booking.version}"'
+
+
+def touch(booking: Booking, now: datetime) -> None:
+    booking.version += 1
+    booking.updated_at = now
+
+
+async def cancel_booking(
+    session: AsyncSession, actor: Actor, booking_id: int, *, if_match: str | None = None, now: datetime
+) -> BookingPublic:
+    """Withdraw a request or cancel a booking; sessions already over stay as they were.
+
+    The organisation's own people must respect the space's cancellation notice; its managers need not.
+    """
+    booking, scope = await booking_for(session, actor, booking_id, for_update=True)
+    check_version(booking, if_match)
     if booking.state not in LIVE:
         raise InvalidStateTransition(f"a {booking.state} booking cannot be cancelled", state=booking.state)
-    last_end = await session.scalar(
-        select(Occurrence.ends_at)
-        .where(Occurrence.booking_id == booking_id, Occurrence.state.in_(LIVE))
-        .order_by(Occurrence.ends_at.desc())
-        .limit(1)
-    )
-    if last_end is None or last_end <= now:
+    upcoming = (
+        await session.execute(
+            select(Occurrence.id, Occurrence.starts_at, Occurrence.ends_at).where(
+                Occurrence.booking_id == booking_id, Occurrence.state.in_(LIVE), Occurrence.ends_at > now
+            )
+        )
+    ).all()
+    if not upcoming:
         raise InvalidStateTransition("a booking that has ended cannot be cancelled", state=booking.state)
+    if not decides_booking(actor, scope):
+        policy = await policy_for(session, booking.space_id, await venue_of(session, booking.space_id))
+        next_start = min(starts_at for _, starts_at, _ in upcoming)
+        if next_start > now:
+            policy_rules.check_cancellation(policy, next_start, now)
+    before = booking.state
     booking.state = BookingState.cancelled
-    booking.updated_at = now
-    # Sessions already over stay as they were; the rest are cancelled and free their slots.
+    touch(booking, now)
     await session.execute(
         update(Occurrence)
-        .where(Occurrence.booking_id == booking_id, Occurrence.state.in_(LIVE), Occurrence.ends_at > now)
+        .where(Occurrence.id.in_([oid for oid, _, _ in upcoming]))
         .values(state=BookingState.cancelled)
     )
     await session.flush()
+    await events.record(
+        session,
+        booking,
+        EventKind.cancelled,
+        actor=actor,
+        now=now,
+        from_state=before,
+        to_state=booking.state,
+        occurrence_ids=[oid for oid, _, _ in upcoming],
+    )
     return (await publish(session, [booking]))[0]
 
 
-async def get_booking(session: AsyncSession, booking_id: int) -> BookingPublic:
-    return (await publish(session, [await get_or_404(session, Booking, booking_id)]))[0]
+async def venue_of(session: AsyncSession, space_id: int) -> int:
+    return await session.scalar(select(Space.venue_id).where(Space.id == space_id))
+
+
+async def update_booking(
+    session: AsyncSession, actor: Actor, booking_id: int, data: BookingUpdate, *, if_match: str | None, now: datetime
+) -> BookingPublic:
+    """Change the title or the attendees (within the space's capacity), guarded by the version."""
+    booking, _ = await booking_for(session, actor, booking_id, for_update=True)
+    check_version(booking, if_match)
+    if booking.state not in LIVE:
+        raise InvalidStateTransition(f"a {booking.state} booking cannot change", state=booking.state)
+    if data.attendees is not None:
+        capacity = await session.scalar(select(Space.capacity).where(Space.id == booking.space_id))
+        if data.attendees > capacity:
+            raise CapacityExceeded(
+                f"{data.attendees} attendees do not fit a space for {capacity}",
+                capacity=capacity,
+                attendees=data.attendees,
+            )
+    changed = sorted(name for name in data.model_fields_set if getattr(data, name) is not None)
+    apply_update(booking, data)
+    touch(booking, now)
+    await session.flush()
+    await events.record(
+        session, booking, EventKind.updated, actor=actor, now=now, reason=f"changed {', '.join(changed)}"
+    )
+    return (await publish(session, [booking]))[0]
+
+
+async def get_booking(session: AsyncSession, actor: Actor, booking_id: int) -> BookingPublic:
+    booking, _ = await booking_for(session, actor, booking_id)
+    return (await publish(session, [booking]))[0]
+
+
+def require_manager_of_booking(actor: Actor, scope: BookingScope, doing: str) -> None:
+    if not (books_for(actor, scope.organisation_id, scope.organisation_region_id) or decides_booking(actor, scope)):
+        raise Forbidden(f"you may not {doing}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +270,30 @@ class BookingFilter:
     end: datetime | None = None
 
 
+def visible_to(actor: Actor):
+    """The bookings an actor may see, as a SQL condition (mirrors ``rules.permissions.sees_booking``)."""
+    if actor.everywhere:
+        return true()
+    if not (actor.managed or actor.member_of or actor.admin_regions):
+        return false()
+    their_spaces = (
+        select(Space.id)
+        .join(Venue, Venue.id == Space.venue_id)
+        .where(or_(Venue.owner_id.in_(actor.managed), Venue.region_id.in_(actor.admin_regions)))
+    )
+    administered = select(Organisation.id).where(Organisation.region_id.in_(actor.admin_regions))
+    return or_(
+        Booking.organisation_id.in_(actor.member_of | actor.managed),
+        Booking.organisation_id.in_(administered),
+        Booking.space_id.in_(their_spaces),
+    )
+
+
 async def list_bookings(
-    session: AsyncSession, page: PageRequest, where: BookingFilter
+    session: AsyncSession, actor: Actor, page: PageRequest, where: BookingFilter
 ) -> tuple[list[BookingPublic], int]:
-    stmt = select(Booking).order_by(Booking.starts_at, Booking.id)
+    require_signed_in(actor)
+    stmt = select(Booking).where(visible_to(actor)).order_by(Booking.starts_at, Booking.id)
     if where.organisation_id is not None:
         stmt = stmt.where(Booking.organisation_id == where.organisation_id)
     if where.state is not None:
@@ -209,6 +348,7 @@ def _public(booking: Booking, timezone: str, occurrences: list[OccurrencePublic]
         local_starts_at=local(booking.starts_at, timezone),
         local_ends_at=local(booking.ends_at, timezone),
         recurrence=Recurrence(rrule=booking.rrule) if booking.rrule else None,
+        version=booking.version,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
         occurrences=occurrences,
@@ -217,12 +357,15 @@ def _public(booking: Booking, timezone: str, occurrences: list[OccurrencePublic]
 
 
 async def request_booking_once(
-    session: AsyncSession, data: BookingCreate, *, idempotency_key: str | None, now: datetime
+    session: AsyncSession, actor: Actor, data: BookingCreate, *, idempotency_key: str | None, now: datetime
 ) -> StoredResponse:
-    """``request_booking`` behind an Idempotency-Key: a retried request replays the first answer."""
+    """``request_booking`` behind an Idempotency-Key: a retried request replays the first answer.
+    Keys are per user: another user's key never replays someone else's answer."""
 
     async def produce() -> tuple[int, dict]:
-        return 201, (await request_booking(session, data, now=now)).model_dump(mode="json")
+        return 201, (await request_booking(session, actor, data, now=now)).model_dump(mode="json")
 
+    require_signed_in(actor)
     body = data.model_dump(mode="json")
-    return await once(session, scope="POST /bookings", key=idempotency_key, body=body, now=now, produce=produce)
+    scope = f"POST /bookings {actor.user_id}"
+    return await once(session, scope=scope, key=idempotency_key, body=body, now=now, produce=produce)

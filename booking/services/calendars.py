@@ -11,8 +11,10 @@ from booking.models import SLOT_HOLDING_STATES, Closure, Occurrence, OpeningHour
 from booking.rules import hours
 from booking.rules.availability import SpaceCalendar, holiday_intervals, whole_days
 from booking.rules.intervals import Interval
+from booking.rules.permissions import Actor
 from booking.schemas.calendars import ClosureCreate, ClosurePublic, OpeningHoursPublic, OpeningWindow
-from booking.services.common import PageRequest, get_or_404, page_of
+from booking.services.common import PageRequest, delete_unreferenced, get_or_404, page_of
+from booking.services.guards import require_space_manager, require_venue_manager
 from integrations.holidays import public_holidays
 
 
@@ -37,13 +39,18 @@ def _public(source: str, windows: list[hours.Window]) -> OpeningHoursPublic:
 
 
 async def set_opening_hours(
-    session: AsyncSession, *, venue_id: int | None = None, space_id: int | None = None, windows: list[OpeningWindow]
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    venue_id: int | None = None,
+    space_id: int | None = None,
+    windows: list[OpeningWindow],
 ) -> OpeningHoursPublic:
     """Replace the venue's or the space's own weekly windows. An empty list removes them."""
     if space_id is not None:
-        await get_or_404(session, Space, space_id)
+        await require_space_manager(session, actor, space_id, "set this space's opening hours")
     else:
-        await get_or_404(session, Venue, venue_id)
+        await require_venue_manager(session, actor, venue_id, "set this venue's opening hours")
     checked = hours.check(
         [
             hours.Window(
@@ -193,11 +200,13 @@ async def busy_by_space(
     return busy
 
 
-async def create_closure(session: AsyncSession, data: ClosureCreate, *, now: datetime) -> ClosurePublic:
+async def create_closure(session: AsyncSession, actor: Actor, data: ClosureCreate, *, now: datetime) -> ClosurePublic:
     if data.space_id is not None:
+        await require_space_manager(session, actor, data.space_id, "close this space")
         space = await get_or_404(session, Space, data.space_id)
         venue = await session.get(Venue, space.venue_id)
     else:
+        await require_venue_manager(session, actor, data.venue_id, "close this venue")
         venue = await get_or_404(session, Venue, data.venue_id)
     starts_at, ends_at = data.starts_at, data.ends_at
     if data.start_date is not None:
@@ -216,6 +225,15 @@ async def create_closure(session: AsyncSession, data: ClosureCreate, *, now: dat
     session.add(closure)
     await session.flush()
     return ClosurePublic.model_validate(closure)
+
+
+async def delete_closure(session: AsyncSession, actor: Actor, closure_id: int) -> None:
+    closure = await get_or_404(session, Closure, closure_id)
+    if closure.space_id is not None:
+        await require_space_manager(session, actor, closure.space_id, "reopen this space")
+    else:
+        await require_venue_manager(session, actor, closure.venue_id, "reopen this venue")
+    await delete_unreferenced(session, closure, "closure")
 
 
 async def list_closures(

@@ -8,7 +8,7 @@ refusals (and calendar reasons) per slot for the 4xx answer.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, literal, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from booking.models import SLOT_HOLDING_STATES, BookingState, Occurrence, Organi
 from booking.rules.availability import OUTSIDE_OPENING_HOURS, SPACE_CLOSED, SpaceCalendar
 from booking.rules.divisible import leaves
 from booking.rules.intervals import buffered, overlaps
+from booking.rules.permissions import Place
 from booking.schemas.bookings import ConflictPublic, FailurePublic
 from booking.services.calendars import VenueInfo, calendars
 from booking.services.common import insert_for
@@ -45,13 +46,24 @@ class SpaceNode:
 
 
 @dataclass(frozen=True, slots=True)
+class Booker:
+    """The organisation a booking is for, as far as permissions and policies care."""
+
+    id: int
+    region_id: int | None
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
-    """A space to book, with what holding it takes: its leaves, their buffers, its venue."""
+    """A space to book, with what holding it takes: its leaves, their buffers, its venue; and,
+    when asked for, the organisation booking it (None if there is no such organisation)."""
 
     space: SpaceNode
     subtree: dict[int, SpaceNode]
     venue: VenueInfo
-    organisation_known: bool
+    place: Place
+    booker: Booker | None
 
     async def calendar(self, session: AsyncSession, start: datetime, end: datetime) -> SpaceCalendar:
         return (await calendars(session, {self.space.id: self.venue}, start, end))[self.space.id]
@@ -94,7 +106,10 @@ _TARGET = (
         Venue.timezone,
         Venue.closes_on_public_holidays,
         Venue.country,
-        exists(select(literal(1)).where(Organisation.id == bindparam("organisation_id"))),
+        Venue.region_id,
+        Venue.owner_id,
+        select(Organisation.kind).where(Organisation.id == bindparam("organisation_id")).scalar_subquery(),
+        select(Organisation.region_id).where(Organisation.id == bindparam("organisation_id")).scalar_subquery(),
     )
     .join(SpaceTree, SpaceTree.descendant_id == Space.id)
     .join(Venue, Venue.id == Space.venue_id)
@@ -103,14 +118,15 @@ _TARGET = (
 
 
 async def target(session: AsyncSession, space_id: int, organisation_id: int | None = None) -> Target:
-    """The space, every space beneath it and its venue, in one query (which also says whether
-    ``organisation_id`` exists, sparing a round trip on the hot path)."""
+    """The space, every space beneath it and its venue, in one query (which also looks up
+    ``organisation_id``, sparing a round trip on the hot path)."""
     rows = (await session.execute(_TARGET, {"space_id": space_id, "organisation_id": organisation_id})).all()
     subtree = {row[0]: SpaceNode(*row[:5]) for row in rows}
     if space_id not in subtree:
         raise NotFound("space", space_id)
     first = rows[0]
-    return Target(subtree[space_id], subtree, VenueInfo(*first[5:9]), bool(first[9]))
+    booker = None if first[11] is None else Booker(organisation_id, first[12], first[11])
+    return Target(subtree[space_id], subtree, VenueInfo(*first[5:9]), Place(*first[9:11]), booker)
 
 
 async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import InvalidParent
 from booking.models import PARENT_LEVEL, Organisation, Region, RegionLevel, Venue
+from booking.rules.permissions import Actor, Place, manages_organisation, manages_place
 from booking.schemas.places import (
     OrganisationCreate,
     OrganisationUpdate,
@@ -13,7 +14,8 @@ from booking.schemas.places import (
     VenueCreate,
     VenueUpdate,
 )
-from booking.services.common import PageRequest, apply_update, get_or_404, page_of, require
+from booking.services.common import PageRequest, apply_update, delete_unreferenced, get_or_404, page_of, require
+from booking.services.guards import allow, require_admin_of
 
 
 async def _check_region_parent(session: AsyncSession, level: RegionLevel, parent_id: int | None) -> None:
@@ -29,7 +31,8 @@ async def _check_region_parent(session: AsyncSession, level: RegionLevel, parent
         raise InvalidParent(f"a {level}'s parent must be a {expected}, not a {parent.level}", field="parent_id")
 
 
-async def create_region(session: AsyncSession, data: RegionCreate) -> Region:
+async def create_region(session: AsyncSession, actor: Actor, data: RegionCreate) -> Region:
+    require_admin_of(actor, data.parent_id, "create a region there")
     await _check_region_parent(session, data.level, data.parent_id)
     region = Region.model_validate(data)
     session.add(region)
@@ -37,13 +40,21 @@ async def create_region(session: AsyncSession, data: RegionCreate) -> Region:
     return region
 
 
-async def update_region(session: AsyncSession, region_id: int, data: RegionUpdate) -> Region:
+async def update_region(session: AsyncSession, actor: Actor, region_id: int, data: RegionUpdate) -> Region:
     region = await get_or_404(session, Region, region_id)
+    require_admin_of(actor, region.id, "change this region")
     if "parent_id" in data.model_fields_set:
+        require_admin_of(actor, data.parent_id, "move a region there")
         await _check_region_parent(session, region.level, data.parent_id)
     apply_update(region, data)
     await session.flush()
     return region
+
+
+async def delete_region(session: AsyncSession, actor: Actor, region_id: int) -> None:
+    region = await get_or_404(session, Region, region_id)
+    require_admin_of(actor, region.id, "delete this region")
+    await delete_unreferenced(session, region, "region")
 
 
 async def list_regions(
@@ -59,7 +70,8 @@ async def list_regions(
     return await page_of(session, stmt, page)
 
 
-async def create_organisation(session: AsyncSession, data: OrganisationCreate) -> Organisation:
+async def create_organisation(session: AsyncSession, actor: Actor, data: OrganisationCreate) -> Organisation:
+    require_admin_of(actor, data.region_id, "register an organisation there")
     await require(session, Region, data.region_id)
     organisation = Organisation.model_validate(data)
     session.add(organisation)
@@ -67,12 +79,23 @@ async def create_organisation(session: AsyncSession, data: OrganisationCreate) -
     return organisation
 
 
-async def update_organisation(session: AsyncSession, organisation_id: int, data: OrganisationUpdate) -> Organisation:
+async def update_organisation(
+    session: AsyncSession, actor: Actor, organisation_id: int, data: OrganisationUpdate
+) -> Organisation:
     organisation = await get_or_404(session, Organisation, organisation_id)
+    allow(actor, manages_organisation(actor, organisation.id, organisation.region_id), "change this organisation")
+    if "region_id" in data.model_fields_set:
+        require_admin_of(actor, data.region_id, "move an organisation there")
     await require(session, Region, data.region_id)
     apply_update(organisation, data)
     await session.flush()
     return organisation
+
+
+async def delete_organisation(session: AsyncSession, actor: Actor, organisation_id: int) -> None:
+    organisation = await get_or_404(session, Organisation, organisation_id)
+    require_admin_of(actor, organisation.region_id, "delete this organisation")
+    await delete_unreferenced(session, organisation, "organisation")
 
 
 async def list_organisations(
@@ -88,7 +111,8 @@ async def list_organisations(
     return await page_of(session, stmt, page)
 
 
-async def create_venue(session: AsyncSession, data: VenueCreate) -> Venue:
+async def create_venue(session: AsyncSession, actor: Actor, data: VenueCreate) -> Venue:
+    allow(actor, manages_place(actor, Place(data.region_id, data.owner_id)), "publish a venue for that owner there")
     await require(session, Region, data.region_id)
     await require(session, Organisation, data.owner_id)
     venue = Venue.model_validate(data)
@@ -97,13 +121,22 @@ async def create_venue(session: AsyncSession, data: VenueCreate) -> Venue:
     return venue
 
 
-async def update_venue(session: AsyncSession, venue_id: int, data: VenueUpdate) -> Venue:
+async def update_venue(session: AsyncSession, actor: Actor, venue_id: int, data: VenueUpdate) -> Venue:
     venue = await get_or_404(session, Venue, venue_id)
+    allow(actor, manages_place(actor, Place(venue.region_id, venue.owner_id)), "change this venue")
+    moved = Place(data.region_id or venue.region_id, data.owner_id or venue.owner_id)
+    allow(actor, manages_place(actor, moved), "hand this venue to that owner or region")
     await require(session, Region, data.region_id)
     await require(session, Organisation, data.owner_id)
     apply_update(venue, data)
     await session.flush()
     return venue
+
+
+async def delete_venue(session: AsyncSession, actor: Actor, venue_id: int) -> None:
+    venue = await get_or_404(session, Venue, venue_id)
+    allow(actor, manages_place(actor, Place(venue.region_id, venue.owner_id)), "delete this venue")
+    await delete_unreferenced(session, venue, "venue")
 
 
 async def list_venues(

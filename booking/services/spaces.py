@@ -7,8 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import InUse, InvalidParent
 from booking.models import BookingState, Occurrence, Space, SpaceTree, Venue
+from booking.rules.permissions import Actor
 from booking.schemas.places import SpaceCreate, SpacePublic, SpaceUpdate
-from booking.services.common import PageRequest, apply_update, get_or_404, page_of
+from booking.services.common import PageRequest, apply_update, delete_unreferenced, get_or_404, page_of
+from booking.services.guards import require_space_manager, require_venue_manager
 
 LIVE_STATES = (BookingState.pending.value, BookingState.confirmed.value)
 
@@ -25,8 +27,8 @@ async def _check_space_parent(session: AsyncSession, venue_id: int, parent_id: i
         raise InUse("the parent space has bookings of its own; cancel them before dividing it")
 
 
-async def create_space(session: AsyncSession, venue_id: int, data: SpaceCreate) -> SpacePublic:
-    await get_or_404(session, Venue, venue_id)
+async def create_space(session: AsyncSession, actor: Actor, venue_id: int, data: SpaceCreate) -> SpacePublic:
+    await require_venue_manager(session, actor, venue_id, "add spaces to this venue")
     if data.parent_id is not None:
         await _check_space_parent(session, venue_id, data.parent_id)
     space = Space.model_validate(data, update={"venue_id": venue_id})
@@ -45,11 +47,17 @@ async def create_space(session: AsyncSession, venue_id: int, data: SpaceCreate) 
     return SpacePublic.model_validate(space)
 
 
-async def update_space(session: AsyncSession, space_id: int, data: SpaceUpdate) -> SpacePublic:
+async def update_space(session: AsyncSession, actor: Actor, space_id: int, data: SpaceUpdate) -> SpacePublic:
+    await require_space_manager(session, actor, space_id, "change this space")
     space = await get_or_404(session, Space, space_id)
     apply_update(space, data)
     await session.flush()
     return (await with_children(session, [space]))[0]
+
+
+async def delete_space(session: AsyncSession, actor: Actor, space_id: int) -> None:
+    await require_space_manager(session, actor, space_id, "delete this space")
+    await delete_unreferenced(session, await get_or_404(session, Space, space_id), "space")
 
 
 async def get_space(session: AsyncSession, space_id: int) -> SpacePublic:

@@ -2,13 +2,15 @@
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.errors import InvalidRequest
+from booking.errors import InvalidRequest, NotFound
 from booking.models import CommunityClass, Organisation, Region, Teacher, Venue
+from booking.rules.permissions import Actor, manages_organisation, sees_teacher
 from booking.schemas.teaching import ClassCreate, ClassUpdate, TeacherCreate, TeacherUpdate, check_term
-from booking.services.common import PageRequest, apply_update, get_or_404, page_of, require
+from booking.services.common import PageRequest, apply_update, delete_unreferenced, get_or_404, page_of, require
+from booking.services.guards import allow, organisation_region, require_signed_in
 
 
 async def _require_all(session: AsyncSession, model, ids: list[int], field: str) -> None:
@@ -26,26 +28,64 @@ async def _check_teacher_refs(session: AsyncSession, data: TeacherCreate | Teach
     await _require_all(session, Venue, data.refused_venue_ids or [], "refused_venue_ids")
 
 
-async def create_teacher(session: AsyncSession, data: TeacherCreate) -> Teacher:
+async def _may_keep_teacher(session: AsyncSession, actor: Actor, organisation_id: int | None, home_region_id) -> bool:
+    """Teachers are personal data: kept by their organisation's staff or the district administrators
+    of their organisation's region or of their home region."""
+    region = await organisation_region(session, organisation_id) if organisation_id is not None else None
+    return sees_teacher(actor, organisation_id, region) or sees_teacher(actor, None, home_region_id)
+
+
+async def teacher_for(session: AsyncSession, actor: Actor, teacher_id: int) -> Teacher:
+    """A teacher the actor may see; 404 for everyone else who is signed in."""
+    require_signed_in(actor)
+    teacher = await get_or_404(session, Teacher, teacher_id)
+    if not await _may_keep_teacher(session, actor, teacher.organisation_id, teacher.home_region_id):
+        raise NotFound("teacher", teacher_id)
+    return teacher
+
+
+async def create_teacher(session: AsyncSession, actor: Actor, data: TeacherCreate) -> Teacher:
     await _check_teacher_refs(session, data)
+    allow(actor, await _may_keep_teacher(session, actor, data.organisation_id, data.home_region_id), "add this teacher")
     teacher = Teacher.model_validate(data.model_dump())
     session.add(teacher)
     await session.flush()
     return teacher
 
 
-async def update_teacher(session: AsyncSession, teacher_id: int, data: TeacherUpdate) -> Teacher:
-    teacher = await get_or_404(session, Teacher, teacher_id)
+async def update_teacher(session: AsyncSession, actor: Actor, teacher_id: int, data: TeacherUpdate) -> Teacher:
+    teacher = await teacher_for(session, actor, teacher_id)
     await _check_teacher_refs(session, data)
+    organisation_id = data.organisation_id if "organisation_id" in data.model_fields_set else teacher.organisation_id
+    home = data.home_region_id if "home_region_id" in data.model_fields_set else teacher.home_region_id
+    allow(actor, await _may_keep_teacher(session, actor, organisation_id, home), "hand this teacher over there")
     apply_update(teacher, data)
     await session.flush()
     return teacher
 
 
+async def delete_teacher(session: AsyncSession, actor: Actor, teacher_id: int) -> None:
+    await delete_unreferenced(session, await teacher_for(session, actor, teacher_id), "teacher")
+
+
+def _teachers_visible_to(actor: Actor):
+    if actor.everywhere:
+        return true()
+    if not (actor.managed or actor.admin_regions):
+        return false()
+    administered = select(Organisation.id).where(Organisation.region_id.in_(actor.admin_regions))
+    return or_(
+        Teacher.organisation_id.in_(actor.managed),
+        Teacher.organisation_id.in_(administered),
+        Teacher.home_region_id.in_(actor.admin_regions),
+    )
+
+
 async def list_teachers(
-    session: AsyncSession, page: PageRequest, *, organisation_id: int | None, skill: str | None
+    session: AsyncSession, actor: Actor, page: PageRequest, *, organisation_id: int | None, skill: str | None
 ) -> tuple[list[Teacher], int]:
-    stmt = select(Teacher).order_by(Teacher.id)
+    require_signed_in(actor)
+    stmt = select(Teacher).where(_teachers_visible_to(actor)).order_by(Teacher.id)
     if organisation_id is not None:
         stmt = stmt.where(Teacher.organisation_id == organisation_id)
     teachers, total = await page_of(session, stmt, page)
@@ -61,20 +101,33 @@ async def _check_class_refs(session: AsyncSession, data: ClassCreate | ClassUpda
     await _require_all(session, Region, data.preferred_region_ids or [], "preferred_region_ids")
 
 
-async def create_class(session: AsyncSession, data: ClassCreate) -> CommunityClass:
+async def _require_class_keeper(session: AsyncSession, actor: Actor, organisation_id: int, doing: str) -> None:
+    region = await organisation_region(session, organisation_id)
+    allow(actor, manages_organisation(actor, organisation_id, region), doing)
+
+
+async def create_class(session: AsyncSession, actor: Actor, data: ClassCreate) -> CommunityClass:
     await _check_class_refs(session, data)
+    await _require_class_keeper(session, actor, data.organisation_id, "offer classes for this organisation")
     offer = CommunityClass.model_validate(data.model_dump())
     session.add(offer)
     await session.flush()
     return offer
 
 
-async def update_class(session: AsyncSession, class_id: int, data: ClassUpdate) -> CommunityClass:
+async def update_class(session: AsyncSession, actor: Actor, class_id: int, data: ClassUpdate) -> CommunityClass:
     offer = await get_or_404(session, CommunityClass, class_id)
+    await _require_class_keeper(session, actor, offer.organisation_id, "change this class")
     await _check_class_refs(session, data)
     apply_update(offer, data)
     await session.flush()
     return offer
+
+
+async def delete_class(session: AsyncSession, actor: Actor, class_id: int) -> None:
+    offer = await get_or_404(session, CommunityClass, class_id)
+    await _require_class_keeper(session, actor, offer.organisation_id, "delete this class")
+    await delete_unreferenced(session, offer, "class")
 
 
 async def list_classes(

@@ -31,20 +31,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_sign_in_gives_a_bearer_token(make, alice):
-    response = await sign_in(make.client)
+async def test_sign_in_gives_a_bearer_token(anonymous, alice):
+    response = await sign_in(anonymous)
 
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["access_token"].startswith("vs_")
-    me = await make.client.get("/auth/me", headers=bearer(body["access_token"]))
+    me = await anonymous.get("/auth/me", headers=bearer(body["access_token"]))
     assert me.json()["username"] == "alice"
     assert me.json()["grants"] == [{"role": "district_admin", "organisation_id": None, "region_id": None}]
 
 
-async def test_wrong_password_and_unknown_user_look_the_same(make, alice):
-    wrong = await sign_in(make.client, password="wrong password")
-    unknown = await sign_in(make.client, username="bob")
+async def test_wrong_password_and_unknown_user_look_the_same(anonymous, alice):
+    wrong = await sign_in(anonymous, password="wrong password")
+    unknown = await sign_in(anonymous, username="bob")
 
     assert (wrong.status_code, wrong.json()["code"]) == (401, "unauthorized")
     assert (unknown.status_code, unknown.json()["code"]) == (401, "unauthorized")
@@ -52,16 +52,16 @@ async def test_wrong_password_and_unknown_user_look_the_same(make, alice):
     assert wrong.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_repeated_failures_are_slowed(make, alice, clock, engine):
+async def test_repeated_failures_are_slowed(anonymous, alice, clock, engine):
     for _ in range(5):
-        assert (await sign_in(make.client, password="nope")).status_code == 401
+        assert (await sign_in(anonymous, password="nope")).status_code == 401
 
-    locked = await sign_in(make.client)  # even the right password waits now
+    locked = await sign_in(anonymous)  # even the right password waits now
     assert (locked.status_code, locked.json()["code"]) == (429, "too_many_attempts")
     assert int(locked.headers["retry-after"]) >= 1
 
     clock.now += timedelta(seconds=2)
-    assert (await sign_in(make.client)).status_code == 200
+    assert (await sign_in(anonymous)).status_code == 200
     async with engine.connect() as connection:
         assert await connection.scalar(select(User.failed_logins)) == 0
 
@@ -70,56 +70,54 @@ async def test_repeated_failures_are_slowed(make, alice, clock, engine):
     "header",
     ["", "Bearer", "Basic YWxpY2U6eA==", "Bearer vs_not-a-token", "Bearer {token}x"],
 )
-async def test_bad_credentials_are_401(make, alice, header):
-    token = (await sign_in(make.client)).json()["access_token"]
+async def test_bad_credentials_are_401(anonymous, alice, header):
+    token = (await sign_in(anonymous)).json()["access_token"]
 
-    response = await make.client.get(
-        "/auth/me", headers={"Authorization": header.format(token=token)} if header else {}
-    )
+    response = await anonymous.get("/auth/me", headers={"Authorization": header.format(token=token)} if header else {})
 
     assert (response.status_code, response.json()["code"]) == (401, "unauthorized")
 
 
-async def test_session_tokens_expire(make, alice, clock):
-    token = (await sign_in(make.client)).json()["access_token"]
+async def test_session_tokens_expire(anonymous, alice, clock):
+    token = (await sign_in(anonymous)).json()["access_token"]
 
     clock.now += timedelta(hours=12, seconds=1)
 
-    assert (await make.client.get("/auth/me", headers=bearer(token))).status_code == 401
+    assert (await anonymous.get("/auth/me", headers=bearer(token))).status_code == 401
 
 
-async def test_api_tokens_are_listed_and_revocable(make, alice, engine):
-    session_token = (await sign_in(make.client)).json()["access_token"]
-    created = await make.client.post(
+async def test_api_tokens_are_listed_and_revocable(anonymous, alice, engine):
+    session_token = (await sign_in(anonymous)).json()["access_token"]
+    created = await anonymous.post(
         "/auth/tokens", json={"name": "school timetable sync"}, headers=bearer(session_token)
     )
     assert created.status_code == 201, created.text
     api_token = created.json()["access_token"]
 
-    listed = (await make.client.get("/auth/tokens", headers=bearer(api_token))).json()
+    listed = (await anonymous.get("/auth/tokens", headers=bearer(api_token))).json()
     assert [(t["kind"], t["name"]) for t in listed] == [("session", "sign-in"), ("api", "school timetable sync")]
     assert all("access_token" not in t for t in listed)
     async with engine.connect() as connection:  # only hashes are stored
         stored = list(await connection.scalars(select(ApiToken.token_hash)))
     assert api_token not in stored and len(stored) == 2
 
-    revoked = await make.client.post(f"/auth/tokens/{created.json()['id']}/revoke", headers=bearer(session_token))
+    revoked = await anonymous.post(f"/auth/tokens/{created.json()['id']}/revoke", headers=bearer(session_token))
     assert revoked.json()["revoked_at"] is not None
-    assert (await make.client.get("/auth/me", headers=bearer(api_token))).status_code == 401
-    assert (await make.client.get("/auth/me", headers=bearer(session_token))).status_code == 200
+    assert (await anonymous.get("/auth/me", headers=bearer(api_token))).status_code == 401
+    assert (await anonymous.get("/auth/me", headers=bearer(session_token))).status_code == 200
 
 
-async def test_another_users_token_cannot_be_revoked(make, alice, engine, clock):
+async def test_another_users_token_cannot_be_revoked(anonymous, alice, engine, clock):
     async with async_sessionmaker(engine)() as session, session.begin():
         await create_user(session, UserCreate(username="bob", password=PASSWORD, role="resident"), now=clock.now)
-    alice_token = (await sign_in(make.client)).json()["access_token"]
-    bob_token = (await sign_in(make.client, username="bob")).json()["access_token"]
-    bob_tokens = (await make.client.get("/auth/tokens", headers=bearer(bob_token))).json()
+    alice_token = (await sign_in(anonymous)).json()["access_token"]
+    bob_token = (await sign_in(anonymous, username="bob")).json()["access_token"]
+    bob_tokens = (await anonymous.get("/auth/tokens", headers=bearer(bob_token))).json()
 
-    response = await make.client.post(f"/auth/tokens/{bob_tokens[0]['id']}/revoke", headers=bearer(alice_token))
+    response = await anonymous.post(f"/auth/tokens/{bob_tokens[0]['id']}/revoke", headers=bearer(alice_token))
 
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
-    assert (await make.client.get("/auth/me", headers=bearer(bob_token))).status_code == 200
+    assert (await anonymous.get("/auth/me", headers=bearer(bob_token))).status_code == 200
 
 
 def test_cli_creates_the_first_district_administrator(tmp_path):

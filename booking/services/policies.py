@@ -1,0 +1,137 @@
+"""Booking policies: load the layers that apply to a space, read and replace a holder's own rules,
+and find the sessions an organisation's quotas count."""
+
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.errors import InvalidRequest
+from booking.models import RULE_FIELDS, Booking, BookingState, Occurrence, Organisation, Policy, Space, SpaceTree, Venue
+from booking.rules.permissions import Actor
+from booking.rules.policies import EffectivePolicy, Span
+from booking.schemas.policies import EffectiveRules, PolicyPublic, PolicyRules
+from booking.services.common import get_or_404, insert_for
+from booking.services.guards import require_space_manager, require_venue_manager
+
+# Sessions that count against a quota: asked for, held, or held and done.
+COUNTED_STATES: tuple[str, ...] = tuple(
+    state.value for state in (BookingState.pending, BookingState.confirmed, BookingState.completed)
+)
+
+_RULE_COLUMNS = [getattr(Policy, name) for name in RULE_FIELDS]
+
+
+async def _rule_rows(session: AsyncSession, stmt) -> list[dict]:
+    return [dict(row._mapping) for row in await session.execute(stmt)]
+
+
+async def _layers(session: AsyncSession, space_id: int, venue_id: int) -> list[dict]:
+    """The policy rows over a space, nearest first: its own, the spaces it is part of, its venue's."""
+    over_the_space = (SpaceTree.ancestor_id == Policy.space_id) & (SpaceTree.descendant_id == space_id)
+    return await _rule_rows(
+        session,
+        select(Policy.space_id, *_RULE_COLUMNS)
+        .outerjoin(SpaceTree, over_the_space)
+        .where(SpaceTree.descendant_id.is_not(None) | (Policy.venue_id == venue_id))
+        .order_by(SpaceTree.depth.is_(None), SpaceTree.depth),  # the venue's row (no depth) last
+    )
+
+
+async def policy_for(session: AsyncSession, space_id: int, venue_id: int) -> EffectivePolicy:
+    """The rules that apply to booking the space, in one query."""
+    return EffectivePolicy.merged(await _layers(session, space_id, venue_id))
+
+
+async def _venue_layers(session: AsyncSession, venue_id: int) -> list[dict]:
+    return await _rule_rows(session, select(Policy.space_id, *_RULE_COLUMNS).where(Policy.venue_id == venue_id))
+
+
+def _public(holder: str, holder_id: int, own: dict | None, layers: list[dict]) -> PolicyPublic:
+    effective = asdict(EffectivePolicy.merged(layers))
+    return PolicyPublic(
+        holder=holder,
+        holder_id=holder_id,
+        own=PolicyRules.model_validate({name: (own or {}).get(name) for name in RULE_FIELDS}),
+        effective=EffectiveRules.model_validate(effective),
+    )
+
+
+async def get_policy(
+    session: AsyncSession, *, venue_id: int | None = None, space_id: int | None = None
+) -> PolicyPublic:
+    """A venue's or a space's own rules and those that apply. Public: anyone may read the rules."""
+    if space_id is not None:
+        space = await get_or_404(session, Space, space_id)
+        layers = await _layers(session, space_id, space.venue_id)
+        own = next((layer for layer in layers if layer["space_id"] == space_id), None)
+        return _public("space", space_id, own, layers)
+    await get_or_404(session, Venue, venue_id)
+    layers = await _venue_layers(session, venue_id)
+    return _public("venue", venue_id, layers[0] if layers else None, layers)
+
+
+async def put_policy(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    venue_id: int | None = None,
+    space_id: int | None = None,
+    rules: PolicyRules,
+) -> PolicyPublic:
+    """Replace the holder's own rules wholesale; with every rule unset the holder inherits everything."""
+    if space_id is not None:
+        await require_space_manager(session, actor, space_id, "set this space's booking policy")
+        holder, holder_id = Policy.space_id, space_id
+    else:
+        await require_venue_manager(session, actor, venue_id, "set this venue's booking policy")
+        holder, holder_id = Policy.venue_id, venue_id
+    await _require_organisations(session, rules.allowed_organisation_ids or [])
+    values = rules.model_dump(include=set(RULE_FIELDS))
+    if all(value is None for value in values.values()):
+        await session.execute(delete(Policy).where(holder == holder_id))
+    else:
+        await _upsert(session, {"venue_id": venue_id, "space_id": space_id, **values}, holder)
+    await session.flush()
+    return await get_policy(session, venue_id=venue_id, space_id=space_id)
+
+
+async def _upsert(session: AsyncSession, row: dict, holder) -> None:
+    """Insert or update in one statement, so two managers saving at once cannot collide on the unique holder."""
+    stmt = insert_for(session, Policy).values(**row)
+    changes = {name: stmt.excluded[name] for name in RULE_FIELDS}
+    await session.execute(stmt.on_conflict_do_update(index_elements=[holder.name], set_=changes))
+
+
+async def _require_organisations(session: AsyncSession, organisation_ids: list[int]) -> None:
+    if not organisation_ids:
+        return
+    known = set(await session.scalars(select(Organisation.id).where(Organisation.id.in_(organisation_ids))))
+    unknown = [organisation_id for organisation_id in organisation_ids if organisation_id not in known]
+    if unknown:
+        raise InvalidRequest(f"no such organisation: {', '.join(map(str, unknown))}", field="allowed_organisation_ids")
+
+
+async def organisation_sessions(
+    session: AsyncSession, *, space_id: int, organisation_id: int, start: datetime, end: datetime
+) -> list[Span]:
+    """The organisation's live sessions booked for the space that start in [start, end), for quotas.
+
+    A divisible space holds one occurrence per leaf for each session; grouping by the session's
+    identity (booking, original start) counts it once.
+    """
+    rows = await session.execute(
+        select(func.min(Occurrence.starts_at), func.max(Occurrence.ends_at))
+        .join(Booking, Booking.id == Occurrence.booking_id)
+        .where(
+            Booking.space_id == space_id,
+            Booking.organisation_id == organisation_id,
+            Occurrence.state.in_(COUNTED_STATES),
+            Occurrence.starts_at >= start,
+            Occurrence.starts_at < end,
+        )
+        .group_by(Occurrence.booking_id, Occurrence.original_starts_at)
+        .order_by(func.min(Occurrence.starts_at))
+    )
+    return [(starts_at, ends_at) for starts_at, ends_at in rows]
