@@ -5,7 +5,9 @@ distribution (mostly free one-hour slots spread over many spaces, plus a share o
 deliberate repeats that the exclusion constraint must refuse) and the same number of
 concurrent clients:
 
-* app: POST /api/v1/bookings against the real server (``venueshare serve``), 201 or 409;
+* app: POST /api/v1/bookings against the real server (``venueshare serve``), 201 or 409,
+  signed in as an organiser of the booking organisation (so the permission and policy checks
+  run as they do for real users);
 * raw: single-row autocommit INSERTs into ``bench_occurrences``, a copy of ``occurrences``
   with the same columns, CHECKs, indexes and exclusion constraint (no foreign keys).
 
@@ -42,8 +44,12 @@ from typing import IO, Any
 
 import asyncpg
 from common import BenchError, driver_url, run_benchmark, scratch_database
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.db import create_engine
 from booking.migrate import upgrade
+from booking.schemas.accounts import UserCreate
+from booking.services.accounts import create_user
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -220,23 +226,24 @@ class HttpConnection:
     cheap: httpx spends more CPU per request here than the server spends answering /health.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, token: str) -> None:
         self._reader, self._writer, self._host = reader, writer, host
+        self._auth = f"Authorization: Bearer {token}\r\n" if token else ""
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def open(cls, base_url: str) -> AsyncIterator[HttpConnection]:
+    async def open(cls, base_url: str, token: str = "") -> AsyncIterator[HttpConnection]:
         host, port = base_url.removeprefix("http://").split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
-            yield cls(reader, writer, f"{host}:{port}")
+            yield cls(reader, writer, f"{host}:{port}", token)
         finally:
             writer.close()
 
     async def post_json(self, path: str, payload: Any) -> tuple[int, bytes]:
         body = json.dumps(payload).encode()
         self._writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{self._auth}"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -265,23 +272,53 @@ async def create(connection: HttpConnection, path: str, payload: dict) -> int:
 class Seed:
     organisation_id: int
     space_ids: list[int]
+    organiser_token: str
 
 
-async def seed_through_api(base_url: str) -> Seed:
-    """One district, organisation and venue with many leaf spaces, made as a user would."""
+BENCH_PASSWORD = "bench-password-not-secret"
+
+
+async def add_user(database_url: str, username: str, role: str, organisation_id: int | None = None) -> None:
+    """A user made as the ``venueshare users create`` command makes one."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            session = AsyncSession(bind=connection)
+            data = UserCreate(username=username, password=BENCH_PASSWORD, role=role, organisation_id=organisation_id)
+            await create_user(session, data, now=datetime.now(UTC))
+            await session.flush()
+    finally:
+        await engine.dispose()
+
+
+async def sign_in(base_url: str, username: str) -> str:
     async with HttpConnection.open(base_url) as api:
+        status, body = await api.post_json("/api/v1/auth/token", {"username": username, "password": BENCH_PASSWORD})
+    if status != 200:
+        raise BenchError(f"signing in as {username} answered {status}: {body[:300]!r}")
+    return json.loads(body)["access_token"]
+
+
+async def seed_through_api(base_url: str, database_url: str) -> Seed:
+    """One district, organisation and venue with many leaf spaces, made as a user would: by a
+    district administrator; the bookings are then made by an organiser of the organisation."""
+    await add_user(database_url, "bench-admin", "district_admin")
+    admin_token = await sign_in(base_url, "bench-admin")
+    async with HttpConnection.open(base_url, admin_token) as api:
         region_id = await create(api, "/api/v1/regions", {"name": "Bench District", "level": "district"})
         organisation_id = await create(
             api, "/api/v1/organisations", {"name": "Bench Club", "kind": "ngo", "region_id": region_id}
         )
         venue = {"name": "Bench Hall", "kind": "community_centre", "region_id": region_id, "owner_id": organisation_id}
         venue_id = await create(api, "/api/v1/venues", venue)
-    return Seed(organisation_id=organisation_id, space_ids=await create_spaces(base_url, venue_id))
+    space_ids = await create_spaces(base_url, admin_token, venue_id)
+    await add_user(database_url, "bench-organiser", "organiser", organisation_id)
+    return Seed(organisation_id, space_ids, await sign_in(base_url, "bench-organiser"))
 
 
-async def create_spaces(base_url: str, venue_id: int, connections: int = 10) -> list[int]:
+async def create_spaces(base_url: str, token: str, venue_id: int, connections: int = 10) -> list[int]:
     async def some(numbers: range) -> list[int]:
-        async with HttpConnection.open(base_url) as api:
+        async with HttpConnection.open(base_url, token) as api:
             path, space = f"/api/v1/venues/{venue_id}/spaces", {"kind": "meeting_room", "capacity": SPACE_CAPACITY}
             return [await create(api, path, {**space, "name": f"Room {n}"}) for n in numbers]
 
@@ -289,17 +326,17 @@ async def create_spaces(base_url: str, venue_id: int, connections: int = 10) -> 
     return sorted(itertools.chain.from_iterable(batches))
 
 
-def api_client(base_url: str, organisation_id: int) -> OpenClient:
+def api_client(base_url: str, seed: Seed) -> OpenClient:
     @contextlib.asynccontextmanager
     async def open_client() -> AsyncIterator[Send]:
-        async with HttpConnection.open(base_url) as api:
+        async with HttpConnection.open(base_url, seed.organiser_token) as api:
 
             async def send(slot: Slot) -> Outcome:
                 status, body = await api.post_json(
                     "/api/v1/bookings",
                     {
                         "space_id": slot.space_id,
-                        "organisation_id": organisation_id,
+                        "organisation_id": seed.organisation_id,
                         "title": f"bench {slot.seq}",
                         "attendees": 10,
                         "starts_at": slot.starts_at.isoformat(),
@@ -509,10 +546,10 @@ def run(args: argparse.Namespace) -> str:
         app_url, dsn = driver_url(url, "postgresql+asyncpg"), driver_url(url, "postgresql")
         upgrade(app_url)
         with running_server(app_url, workers=args.workers) as base_url:
-            seed = asyncio.run(seed_through_api(base_url))
+            seed = asyncio.run(seed_through_api(base_url, app_url))
             print(f"app phase: {base_url}, {args.workers} workers", file=sys.stderr)
             app_plan = SlotPlan(seed.space_ids, origin, args.conflict_share)
-            app = asyncio.run(measure("app", api_client(base_url, seed.organisation_id), app_plan, **sizes))
+            app = asyncio.run(measure("app", api_client(base_url, seed), app_plan, **sizes))
         # The server is stopped first so the baseline has the cores (and connections) to itself.
         print("raw phase: asyncpg INSERT into bench_occurrences", file=sys.stderr)
         raw_plan = SlotPlan(seed.space_ids, origin, args.conflict_share)

@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import ConfigDict, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from booking.models import BookingState
@@ -113,7 +113,10 @@ class BookingPublic(SQLModel):
 
 
 class BookingUpdate(SQLModel):
-    """What an organiser may change without a new request: the title and the number of attendees."""
+    """What an organiser may change without a new request: the title and the number of attendees.
+    Anything else (the space, the time) is refused rather than ignored: it needs a move or a new request."""
+
+    model_config = ConfigDict(extra="forbid")
 
     title: Name | None = None
     attendees: int | None = Field(default=None, ge=1, le=100_000)

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import NotFound, TooManyAttempts, Unauthorized, UsernameTaken, VenueshareError
 from booking.models import ApiToken, Organisation, Region, Role, RoleGrant, TokenKind, User
+from booking.models.base import UTCDateTime
 from booking.rules.permissions import Actor
 from booking.schemas.accounts import (
     ApiTokenCreate,
@@ -155,14 +156,28 @@ async def revoke_token(session: AsyncSession, user: User, token_id: int, *, now:
     return ApiTokenPublic.model_validate(row)
 
 
+_ACTOR = (
+    select(User.id, RoleGrant.role, RoleGrant.organisation_id, RoleGrant.region_id)
+    .select_from(ApiToken)
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now", type_=UTCDateTime)),
+        User.is_active,
+    )
+)
+
+
 async def actor_for_token(session: AsyncSession, token: str, *, now: datetime) -> Actor:
-    """What a bearer token acts as: its user with every grant, region grants expanded to subtrees."""
-    user = await user_for_token(session, token, now=now)
-    grants = (
-        await session.execute(
-            select(RoleGrant.role, RoleGrant.organisation_id, RoleGrant.region_id).where(RoleGrant.user_id == user.id)
-        )
-    ).all()
+    """What a bearer token acts as: its user with every grant, region grants expanded to subtrees.
+    One query on every request (two for a regional administrator); 401 as ``user_for_token``."""
+    rows = (await session.execute(_ACTOR, {"token_hash": _digest(token), "now": now})).all()
+    if not rows:
+        raise Unauthorized("the token is not valid (unknown, expired or revoked)")
+    user_id = rows[0][0]
+    grants = [row[1:] for row in rows if row[1] is not None]
     organisations: dict[Role, set[int]] = {role: set() for role in Role}
     roots: set[int] = set()
     everywhere = False
@@ -174,7 +189,7 @@ async def actor_for_token(session: AsyncSession, token: str, *, now: datetime) -
         elif organisation_id is not None:
             organisations[role].add(organisation_id)
     return Actor(
-        user_id=user.id,
+        user_id=user_id,
         everywhere=everywhere,
         admin_regions=await subtree(session, roots) if roots and not everywhere else frozenset(),
         managed=frozenset(organisations[Role.venue_manager]),
