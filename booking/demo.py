@@ -10,15 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
 from booking.demo_term import plan_term
-from booking.errors import OutsideOpeningHours, SpaceClosed
-from booking.models import DEFAULT_TIMEZONE, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
+from booking.errors import OutsideOpeningHours, PolicyViolation, SpaceClosed
+from booking.models import DEFAULT_TIMEZONE, Approval, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
 from booking.models.accounts import Role
-from booking.rules.permissions import SYSTEM
+from booking.rules.permissions import SYSTEM, Actor
 from booking.schemas.accounts import UserCreate
 from booking.schemas.bookings import BookingCreate, OnConflict, Recurrence
 from booking.schemas.calendars import OpeningWindow
 from booking.schemas.places import OrganisationCreate, RegionCreate, SpaceCreate, VenueCreate
-from booking.services import accounts, bookings, calendars, places, spaces
+from booking.schemas.policies import PolicyRules
+from booking.services import accounts, bookings, calendars, places, policies, spaces
 
 DISTRICT = "临江区"
 VENUE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
@@ -323,6 +324,29 @@ SERIES = (
 )
 
 
+# Booking rules: the school decides on each request and keeps them tidy; a study room wants a check-in.
+DEMO_POLICIES = {
+    "临江区文澜中学": PolicyRules(
+        approval=Approval.manual,
+        slot_step_min=30,
+        min_duration_min=60,
+        max_duration_min=240,
+        lead_time_min=24 * 60,
+        horizon_days=90,
+        cancellation_notice_min=12 * 60,
+        max_bookings_per_week=3,
+    ),
+    "书山自习室·春晓店": PolicyRules(
+        checkin_required=True, checkin_opens_before_min=15, checkin_closes_after_min=15, max_minutes_per_week=20 * 60
+    ),
+}
+# Requests the demo organiser makes after the rules are in place: they wait in the school manager's queue
+# (spread over more than a holiday week, so some always fall on an open day).
+DEMO_REQUESTS = (
+    BookingRow("临江区文澜中学", "报告厅", "望潮合唱团", "合唱汇报演出", 120, (9,), "19:00-21:00"),
+    BookingRow("临江区文澜中学", "家政教室", "望潮合唱团", "团员联谊茶话会", 20, (12, 20), "18:00-20:00"),
+)
+
 # One demo account per role: (username, role, organisation, region).
 DEMO_USERS = (
     ("district-admin", Role.district_admin, None, DISTRICT),
@@ -358,10 +382,13 @@ async def _populate(session: AsyncSession, *, now: datetime) -> str:
     organisation_ids = await _create_organisations(session, region_ids)
     venue_ids = await _create_venues(session, region_ids, organisation_ids)
     space_ids = await _create_spaces(session, venue_ids)
-    booked = await _create_bookings(session, organisation_ids, space_ids, now=now)
+    booked = await _create_bookings(session, SYSTEM, _demo_requests(), organisation_ids, space_ids, now=now)
     term = await plan_term(session, region_ids, organisation_ids, now=now)
+    for venue, rules in DEMO_POLICIES.items():
+        await policies.put_policy(session, SYSTEM, venue_id=venue_ids[venue], rules=rules)
+    users = {}
     for username, role, organisation, region in DEMO_USERS:
-        await accounts.create_user(
+        users[username] = await accounts.create_user(
             session,
             UserCreate(
                 username=username,
@@ -372,10 +399,12 @@ async def _populate(session: AsyncSession, *, now: datetime) -> str:
             ),
             now=now,
         )
+    organiser = Actor(user_id=users["choir-organiser"].id, member_of=frozenset({organisation_ids["望潮合唱团"]}))
+    pending = await _create_bookings(session, organiser, _dated(DEMO_REQUESTS), organisation_ids, space_ids, now=now)
     logins = "; ".join(f"{role}: {username} / {demo_password(username)}" for username, role, _, _ in DEMO_USERS)
     return (
         f"loaded demo district {DISTRICT}: {len(region_ids)} regions, {len(organisation_ids)} organisations, "
-        f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings; {term}\n"
+        f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings, {pending} awaiting approval; {term}\n"
         f"demo sign-ins (POST /api/v1/auth/token): {logins}"
     )
 
@@ -479,18 +508,30 @@ async def _create_space(
         await _create_space(session, venue_name, venue_id, part, space.id, space_ids)
 
 
+Dated = tuple[BookingRow, int, str | None]  # a row, how many days ahead, and its RRULE if a series
+
+
+def _dated(rows: tuple[BookingRow, ...]) -> list[Dated]:
+    return [(row, days_ahead, None) for row in rows for days_ahead in row.days_ahead]
+
+
+def _demo_requests() -> list[Dated]:
+    series_row, rrule = SERIES
+    return [*_dated(BOOKINGS), (series_row, series_row.days_ahead[0], rrule)]
+
+
 async def _create_bookings(
     session: AsyncSession,
+    actor: Actor,
+    requests: list[Dated],
     organisation_ids: dict[str, int],
     space_ids: dict[tuple[str, str], int],
     *,
     now: datetime,
 ) -> int:
-    """The demo's bookings, relative to today; a date that is closed or outside hours is left out."""
+    """The demo's bookings, relative to today; a date that is closed, outside hours or against the
+    space's rules is left out."""
     today = now.astimezone(VENUE_ZONE).date()
-    series_row, rrule = SERIES
-    requests = [(row, days_ahead, None) for row in BOOKINGS for days_ahead in row.days_ahead]
-    requests.append((series_row, series_row.days_ahead[0], rrule))
     booked = 0
     for row, days_ahead, rule in requests:
         starts, ends = row.hours.split("-")
@@ -507,8 +548,8 @@ async def _create_bookings(
         )
         try:
             async with session.begin_nested():
-                await bookings.request_booking(session, SYSTEM, request, now=now)
-        except (SpaceClosed, OutsideOpeningHours):
+                await bookings.request_booking(session, actor, request, now=now)
+        except (SpaceClosed, OutsideOpeningHours, PolicyViolation):
             continue
         booked += 1
     return booked

@@ -11,6 +11,7 @@ from booking.models import (
     ClassBooking,
     CommunityClass,
     Organisation,
+    Policy,
     Region,
     Space,
     Teacher,
@@ -31,9 +32,18 @@ async def _census(url: str) -> dict[str, object]:
             venue_kinds = set(await connection.scalars(select(Venue.kind).distinct()))
             divisible = await connection.scalar(select(func.count(Space.parent_id.distinct())))
             allocation_status = await connection.scalar(select(Allocation.status))
+            pending = await connection.scalar(select(func.count()).where(Booking.state == "pending"))
+            policies = await connection.scalar(select(func.count()).select_from(Policy))
     finally:
         await engine.dispose()
-    return {"counts": counts, "venue_kinds": venue_kinds, "divisible": divisible, "allocation": allocation_status}
+    return {
+        "counts": counts,
+        "venue_kinds": venue_kinds,
+        "divisible": divisible,
+        "allocation": allocation_status,
+        "pending": pending,
+        "policies": policies,
+    }
 
 
 async def test_demo_loads_a_full_district_once(db_url):
@@ -53,6 +63,7 @@ async def test_demo_loads_a_full_district_once(db_url):
     assert counts["bookings"] > 0
     assert counts["teachers"] >= 20 and counts["classes"] >= 60
     assert first["allocation"] == "committed"
+    assert first["policies"] >= 2 and first["pending"] >= 1  # the school manager has requests to decide
     assert counts["users"] == 5  # one sign-in per role, printed in the summary
     assert "district-admin /" in first_summary
     assert counts["class_bookings"] >= 60  # most classes placed, one booking series per weekly session
