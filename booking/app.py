@@ -19,6 +19,7 @@ from booking.api.places import OrganisationController, RegionController, SpaceCo
 from booking.api.policies import PolicyController
 from booking.api.problems import EXCEPTION_HANDLERS
 from booking.api.teaching import ClassController, TeacherController
+from booking.api.users import UserController
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
 from booking.jobs import AllocationRunner, NoShowSweeper
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             ClassController,
             AllocationController,
             AuthController,
+            UserController,
         ],
     )
     return Litestar(

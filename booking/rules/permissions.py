@@ -79,6 +79,28 @@ def decides_booking(actor: Actor, scope: BookingScope) -> bool:
     return manages_place(actor, scope.place)
 
 
+def may_grant(
+    actor: Actor, role: str, organisation_id: int | None, organisation_region_id: int | None, region_id: int | None
+) -> bool:
+    """Give someone a role: district administrators within their subtree; an organisation's staff
+    the organisation's own roles (never a district role)."""
+    if organisation_id is not None:
+        return manages_organisation(actor, organisation_id, organisation_region_id)
+    return administers(actor, region_id) if role != "resident" or region_id is not None else actor.is_admin
+
+
+def sees_user(actor: Actor, grants: list[tuple[int | None, int | None, int | None]]) -> bool:
+    """An account is seen by whoever could have given one of its grants, each given as
+    (organisation, the organisation's region, region)."""
+
+    def gives(organisation_id: int | None, organisation_region_id: int | None, region_id: int | None) -> bool:
+        if organisation_id is not None:
+            return manages_organisation(actor, organisation_id, organisation_region_id)
+        return administers(actor, region_id)
+
+    return actor.everywhere or any(gives(*grant) for grant in grants)
+
+
 def sees_teacher(actor: Actor, organisation_id: int | None, region_id: int | None) -> bool:
     """A teacher's record is personal data: their organisation's staff and district administrators."""
     if organisation_id is not None and organisation_id in actor.managed:

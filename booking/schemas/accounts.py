@@ -1,19 +1,35 @@
 from datetime import datetime
 
+from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from booking.models import Role, TokenKind
 
 USERNAME = r"^[a-z0-9][a-z0-9_.-]{2,99}$"
+ORGANISATION_ROLES = frozenset({Role.venue_manager, Role.organiser, Role.teacher})
 
 
-class UserCreate(SQLModel):
-    username: str = Field(regex=USERNAME, description="3–100 of a-z 0-9 _ . -")
-    password: str = Field(min_length=8, max_length=200)
-    display_name: str = Field(default="", max_length=200)
+class GrantCreate(SQLModel):
+    """A role and its scope: an organisation for venue managers, organisers and teachers; a region
+    (or none: the whole district) for district administrators; optionally a region for residents."""
+
     role: Role
     organisation_id: int | None = None
     region_id: int | None = None
+
+    @model_validator(mode="after")
+    def _scoped(self):
+        if self.role in ORGANISATION_ROLES and (self.organisation_id is None or self.region_id is not None):
+            raise ValueError(f"a {self.role} grant names an organisation_id and no region_id")
+        if self.role not in ORGANISATION_ROLES and self.organisation_id is not None:
+            raise ValueError(f"a {self.role} grant names no organisation_id")
+        return self
+
+
+class UserCreate(GrantCreate):
+    username: str = Field(regex=USERNAME, description="3–100 of a-z 0-9 _ . -")
+    password: str = Field(min_length=8, max_length=200)
+    display_name: str = Field(default="", max_length=200)
 
 
 class SignIn(SQLModel):
@@ -46,6 +62,7 @@ class ApiTokenCreated(ApiTokenPublic):
 
 
 class GrantPublic(SQLModel):
+    id: int
     role: Role
     organisation_id: int | None
     region_id: int | None
