@@ -17,6 +17,7 @@ from .instance import (
     read_solution,
     write_solution,
 )
+from .solving import solve_instance
 from .ud2 import Ud2Score, score
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "read_instance",
     "read_solution",
     "score",
+    "solve_instance",
     "write_solution",
 ]

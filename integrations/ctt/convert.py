@@ -54,7 +54,9 @@ def to_problem(instance: Instance) -> Converted:
             learners=course.students,
             fixed_teacher_id=teacher_ids[course.teacher],
             allowed_units=frozenset(
-                (p // per_day, p % per_day) for p in range(instance.periods) if (course.id, p) not in instance.unavailable
+                (p // per_day, p % per_day)
+                for p in range(instance.periods)
+                if (course.id, p) not in instance.unavailable
             ),
             cohorts=frozenset(cohorts_of[course.id]),
             min_weekdays=course.min_working_days,
@@ -66,7 +68,9 @@ def to_problem(instance: Instance) -> Converted:
         for index, room in enumerate(instance.rooms)
     )
     most_minutes = GRID_MINUTES * instance.periods
-    teachers = tuple(Teacher(id=i, available_units=week, max_minutes_per_week=most_minutes) for i in teacher_ids.values())
+    teachers = tuple(
+        Teacher(id=i, available_units=week, max_minutes_per_week=most_minutes) for i in teacher_ids.values()
+    )
     problem = Problem(
         grid_minutes=GRID_MINUTES,
         weeks=1,
