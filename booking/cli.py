@@ -1,4 +1,4 @@
-"""The ``venueshare`` command: serve, migrate, demo. Each honours DATABASE_URL."""
+"""The ``venueshare`` command: serve, migrate, demo (each honours DATABASE_URL); ctt (no database)."""
 
 import argparse
 import asyncio
@@ -29,7 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--organisation-id", type=int)
     create.add_argument("--region-id", type=int)
 
+    ctt = commands.add_parser("ctt", help="ITC-2007 curriculum timetabling files")
+    ctt_actions = ctt.add_subparsers(dest="action", required=True)
+    ctt_solve = ctt_actions.add_parser("solve", help="solve a .ctt instance, print its UD2 penalties")
+    ctt_solve.add_argument("instance")
+    ctt_solve.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
+    ctt_solve.add_argument("--out", help="write the .sol file here")
+    ctt_solve.add_argument("--seed", type=int, default=0)
+    ctt_solve.add_argument("--workers", type=int, default=2)
+    ctt_score = ctt_actions.add_parser("score", help="print a .sol file's UD2 violations and penalties")
+    ctt_score.add_argument("instance")
+    ctt_score.add_argument("solution")
+
     args = parser.parse_args(argv)
+    if args.command == "ctt":
+        return run_ctt(args)
     settings = Settings.from_env()
     migrate(settings)
     if args.command == "demo" or (args.command == "serve" and args.demo):
@@ -80,6 +94,23 @@ async def _create_user(settings: Settings, data):
             return await create_user(session, data, now=datetime.now(UTC))
     finally:
         await engine.dispose()
+
+
+def run_ctt(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from integrations.ctt import read_instance, read_solution, score, solve_instance, write_solution
+
+    instance = read_instance(Path(args.instance).read_text())
+    if args.action == "solve":
+        lectures = solve_instance(instance, time_limit_s=args.time_limit, seed=args.seed, workers=args.workers)
+        if args.out:
+            Path(args.out).write_text(write_solution(instance, lectures))
+    else:
+        lectures = read_solution(Path(args.solution).read_text(), instance)
+    result = score(instance, lectures)
+    print(f"{instance.name}: {result.summary()}")
+    return 0 if result.violations == 0 else 1
 
 
 def migrate(settings: Settings) -> None:

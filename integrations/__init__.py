@@ -1,4 +1,4 @@
-"""Formats and data at the edges (holiday calendars; iCal and CB-CTT to come).
+"""Formats and data at the edges (holiday calendars, CB-CTT timetabling files; iCal to come).
 
 Pure: plain values in, plain values out. Nothing here imports ``booking``.
 """

@@ -61,7 +61,7 @@ def _static_reasons(problem: Problem, candidates: ClassCandidates) -> list[tuple
         detail = f"no allowed start with a fitting open space and an available qualified teacher{after_forbids}"
         return [("no_common_time", detail)]
     days = len(candidates.weekdays)
-    if days < offer.sessions_per_week:
+    if days < offer.sessions_per_week and offer.min_weekdays is None:
         detail = f"usable starts fall on {days} weekday(s); {offer.sessions_per_week} sessions need distinct weekdays"
         return [("not_enough_days", detail)]
     return []

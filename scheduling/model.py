@@ -9,8 +9,8 @@ Variables (all boolean), for every class the static filter leaves placeable:
   on the teacher's variable makes a teacher's travel between venues a plain at-most-one over
   these variables, with no auxiliary "teacher is at venue" indicators to link.
 
-Sessions of a class are interchangeable and lie on different weekdays, so a session is named by
-its weekday rather than by an index: this is the weekday-order symmetry breaking taken to its
+Sessions of a class are interchangeable and never overlap, so a session is named by its weekday
+and start rather than by an index: this is the session-order symmetry breaking taken to its
 end (no two orderings of the same timetable exist in the model). Session indexes are given
 when the solution is read (locked sessions keep theirs, the rest follow weekday order).
 
@@ -21,7 +21,8 @@ Where each hard rule lives:
   teacher; teacher available; space open; blocked share; allowed units; forbids naming a space
   or a teacher alone; locks that can never hold (``candidates.lock_problems``);
 - ``add_sessions_complete``: all sessions or none, one space and one teacher each;
-- ``add_distinct_weekdays``: sessions of a class on different weekdays;
+- ``add_distinct_weekdays``: sessions of a class on different weekdays (unless it has
+  ``min_weekdays``, then ``add_class_no_overlap``: its sessions never overlap);
 - ``add_room_no_overlap``: no two sessions share a leaf space at a time;
 - ``add_teacher_no_overlap``: a teacher teaches one session at a time;
 - ``add_cohort_no_overlap``: classes sharing a cohort never overlap;
@@ -34,7 +35,7 @@ Where each hard rule lives:
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -61,6 +62,8 @@ class AllocationModel:
     start: dict[SessionKey, cp_model.IntVar] = field(default_factory=dict)
     space: dict[SessionKey, dict[int, cp_model.IntVar]] = field(default_factory=dict)
     teacher: dict[SessionKey, dict[TeacherVenue, cp_model.IntVar]] = field(default_factory=dict)
+    overbooked: list[cp_model.IntVar] = field(default_factory=list)
+    """Sessions over a capacity count where spaces are left out (``scheduling.time_first``)."""
 
     def sessions(self) -> Iterator[tuple[ClassCandidates, SessionOption, SessionKey]]:
         for class_id, candidates in self.candidates.items():
@@ -71,8 +74,13 @@ class AllocationModel:
         return self.problem.space_by_id[space_id].venue_id
 
 
-def build_model(problem: Problem) -> AllocationModel:
+def build_model(
+    problem: Problem, narrow: Callable[[ClassCandidates], ClassCandidates] | None = None
+) -> AllocationModel:
+    """``narrow`` may cut each class's choices down first (``scheduling.time_first`` fixes times)."""
     candidates = {offer.id: class_candidates(problem, offer) for offer in problem.classes}
+    if narrow is not None:
+        candidates = {c: narrow(cand) for c, cand in candidates.items()}
     m = AllocationModel(problem, {c: cand for c, cand in candidates.items() if placeable_alone(problem, cand)})
     _add_variables(m)
     for add_rule in HARD_RULES:
@@ -82,7 +90,9 @@ def build_model(problem: Problem) -> AllocationModel:
 
 def placeable_alone(problem: Problem, candidates: ClassCandidates) -> bool:
     """Whether the class could be placed in an otherwise empty plan, as far as single sessions tell."""
-    return len(candidates.weekdays) >= candidates.offer.sessions_per_week and not lock_problems(problem, candidates)
+    offer = candidates.offer
+    slots = len(candidates.weekdays) if offer.min_weekdays is None else len(candidates.options)
+    return slots >= offer.sessions_per_week and not lock_problems(problem, candidates)
 
 
 def _add_variables(m: AllocationModel) -> None:
@@ -114,11 +124,24 @@ def add_sessions_complete(m: AllocationModel) -> None:
 
 
 def add_distinct_weekdays(m: AllocationModel) -> None:
-    """At most one session of a class per weekday."""
+    """At most one session of a class per weekday (classes whose sessions may share a day aside)."""
     starts_on = defaultdict(list)
-    for _, _, key in m.sessions():
-        starts_on[key[:2]].append(m.start[key])
+    for candidates, _, key in m.sessions():
+        if candidates.offer.min_weekdays is None:
+            starts_on[key[:2]].append(m.start[key])
     _at_most_one_each(m, starts_on)
+
+
+def add_class_no_overlap(m: AllocationModel) -> None:
+    """Sessions of a class that may share a weekday never overlap each other."""
+    _no_overlap(
+        m,
+        (
+            (("class", key[0]), option.weekday, _units(candidates, option), m.start[key])
+            for candidates, option, key in m.sessions()
+            if candidates.offer.min_weekdays is not None and candidates.offer.length_units > 1
+        ),
+    )
 
 
 def add_room_no_overlap(m: AllocationModel) -> None:
@@ -269,6 +292,7 @@ def _no_overlap(m: AllocationModel, uses: Iterator[tuple[object, int, range, cp_
 HARD_RULES = (
     add_sessions_complete,
     add_distinct_weekdays,
+    add_class_no_overlap,
     add_room_no_overlap,
     add_teacher_no_overlap,
     add_cohort_no_overlap,

@@ -23,6 +23,10 @@ What each term counts (``scheduling.score`` computes the same from a plan alone)
 - ``fairness``: per community, the gap between its placed share and the overall placed share of
   classes that name a community, in whole percentage points rounded up.
 - ``skipped_weeks``: per session, the weeks it is skipped because its space is blocked.
+- ``short_weekdays``: per placed class with ``min_weekdays``, the weekdays it is short of them.
+- ``isolated_sessions``: per cohort, its sessions with no session of the cohort ending just
+  before or starting just after on the same day (a learner's lone session of the day).
+- ``over_capacity``: with ``Problem.soft_capacity``, per session, its learners without a seat.
 """
 
 from collections import defaultdict
@@ -33,7 +37,7 @@ from ortools.sat.python import cp_model
 
 from .model import AllocationModel
 from .problem import Problem
-from .rules import learner_travel_km
+from .rules import learner_travel_km, learners_without_seat
 
 LinearExpr = cp_model.LinearExpr
 
@@ -84,13 +88,17 @@ def same_space_penalty(m: AllocationModel) -> PenaltyTerm:
             continue
         sessions_in = defaultdict(list)
         for option in candidates.options:
+            # a group holds at most one session: a weekday's, or a start's if days are shared
+            group = (option.weekday,) if candidates.offer.min_weekdays is None else (option.weekday, option.start_unit)
             for space_id, var in m.space[class_id, option.weekday, option.start_unit].items():
-                sessions_in[space_id, option.weekday].append(var)
+                sessions_in[space_id, group].append(var)
+        if not sessions_in:
+            continue  # the model leaves spaces out (``scheduling.time_first``)
         used = {}
         for (space_id, _), variables in sessions_in.items():
             if space_id not in used:
                 used[space_id] = m.model.new_bool_var("")
-            m.model.add(used[space_id] >= LinearExpr.sum(variables))  # ≤ 1 session a day
+            m.model.add(used[space_id] >= LinearExpr.sum(variables))
         spaces_used = LinearExpr.sum(list(used.values()))
         m.model.add(spaces_used >= m.placed[class_id])  # redundant, but keeps the LP bound at ≥ 0
         terms.append(spaces_used - m.placed[class_id])
@@ -178,6 +186,65 @@ def fairness_penalty(m: AllocationModel) -> PenaltyTerm:
     return PenaltyTerm(LinearExpr.sum(deviations), 100 * len(members))
 
 
+def short_weekdays_penalty(m: AllocationModel) -> PenaltyTerm:
+    """``on_day[c, d]`` may be 1 only if a session of ``c`` is on ``d``; short ≥ min × placed − Σ on_day."""
+    starts_on = defaultdict(lambda: defaultdict(list))
+    for candidates, option, key in m.sessions():
+        if candidates.offer.min_weekdays:
+            starts_on[key[0]][option.weekday].append(m.start[key])
+    shorts, bound = [], 0
+    for class_id, by_day in starts_on.items():
+        wanted = m.candidates[class_id].offer.min_weekdays
+        on_day = []
+        for variables in by_day.values():
+            day = m.model.new_bool_var("")
+            m.model.add_bool_or(variables).only_enforce_if(day)
+            on_day.append(day)
+        short = m.model.new_int_var(0, wanted, f"short_weekdays[{class_id}]")
+        m.model.add(short >= wanted * m.placed[class_id] - LinearExpr.sum(on_day))
+        shorts.append(short)
+        bound += wanted
+    return PenaltyTerm(LinearExpr.sum(shorts), bound) if shorts else NO_PENALTY
+
+
+def isolated_session_penalty(m: AllocationModel) -> PenaltyTerm:
+    """Per cohort, day, start and length: the sessions starting there, less the cohort's sessions
+    ending at that start or starting at its end. Cohort sessions never overlap, so each side
+    holds at most one and the difference is 1 exactly for an isolated session."""
+    starting, ending = defaultdict(list), defaultdict(list)
+    for candidates, option, key in m.sessions():
+        length = candidates.offer.length_units
+        for cohort in candidates.offer.cohorts:
+            starting[cohort, option.weekday, option.start_unit, length].append(m.start[key])
+            ending[cohort, option.weekday, option.start_unit + length].append(m.start[key])
+    starts_at = defaultdict(list)
+    for (cohort, weekday, start, _), variables in starting.items():
+        starts_at[cohort, weekday, start].extend(variables)
+    isolated = []
+    for (cohort, weekday, start, length), variables in starting.items():
+        neighbours = ending[cohort, weekday, start] + starts_at[cohort, weekday, start + length]
+        lone = m.model.new_bool_var("")
+        m.model.add(lone >= LinearExpr.sum(variables) - LinearExpr.sum(neighbours))
+        isolated.append(lone)
+    return PenaltyTerm(LinearExpr.sum(isolated), len(isolated)) if isolated else NO_PENALTY
+
+
+def over_capacity_penalty(m: AllocationModel) -> PenaltyTerm:
+    """Learners without a seat; in a model without spaces, sessions over its capacity counts instead."""
+    variables, seats, bound = list(m.overbooked), [1] * len(m.overbooked), sum(len(m.start) for _ in m.overbooked[:1])
+    for class_id, candidates in m.candidates.items():
+        worst = 0
+        for option in candidates.options:
+            for space_id, var in m.space[class_id, option.weekday, option.start_unit].items():
+                missing = learners_without_seat(m.problem.space_by_id[space_id], candidates.offer)
+                if missing:
+                    variables.append(var)
+                    seats.append(missing)
+                    worst = max(worst, missing)
+        bound += worst * candidates.offer.sessions_per_week
+    return PenaltyTerm(LinearExpr.weighted_sum(variables, seats), bound) if variables else NO_PENALTY
+
+
 SOFT_TERMS = {
     "travel": travel_penalty,
     "same_space": same_space_penalty,
@@ -185,6 +252,9 @@ SOFT_TERMS = {
     "teacher_balance": teacher_balance_penalty,
     "fairness": fairness_penalty,
     "skipped_weeks": skipped_weeks_penalty,
+    "short_weekdays": short_weekdays_penalty,
+    "isolated_sessions": isolated_session_penalty,
+    "over_capacity": over_capacity_penalty,
 }
 
 

@@ -65,6 +65,9 @@ class ClassOffer:
     cohorts: frozenset[str] = frozenset()
     """Classes sharing a cohort share learners, so their sessions never overlap."""
     community_id: int | None = None
+    min_weekdays: int | None = None
+    """None: every session on its own weekday (a hard rule). A number: sessions may share a weekday
+    (never overlapping), and each weekday short of this many costs ``Weights.short_weekdays``."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class Weights:
     teacher_balance: int = 1
     fairness: int = 10
     skipped_weeks: int = 3
+    short_weekdays: int = 5
+    isolated_sessions: int = 0
+    over_capacity: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,9 @@ class Problem:
     max_travel_km: float | None = None
     """If set, a class only uses venues within this distance of one of its preferred regions
     (classes without preferred regions go anywhere): keeps the model to realistic choices."""
+    soft_capacity: bool = False
+    """If set, a space too small for a class may still host it: each learner without a seat costs
+    ``Weights.over_capacity`` per session. Otherwise capacity is a hard rule."""
 
     def __post_init__(self) -> None:
         if self.grid_minutes <= 0 or 1440 % self.grid_minutes:

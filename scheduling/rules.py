@@ -21,7 +21,7 @@ def space_misfits(problem: Problem, space: Space, offer: ClassOffer) -> tuple[st
     """Why the space can never host the class: ``capacity``, ``features``, ``kind``, ``too_far``
     (empty if it fits)."""
     misfits = []
-    if space.capacity < offer.learners:
+    if space.capacity < offer.learners and not problem.soft_capacity:
         misfits.append("capacity")
     if not offer.required_features <= space.features:
         misfits.append("features")
@@ -33,6 +33,11 @@ def space_misfits(problem: Problem, space: Space, offer: ClassOffer) -> tuple[st
     ):
         misfits.append("too_far")
     return tuple(misfits)
+
+
+def learners_without_seat(space: Space, offer: ClassOffer) -> int:
+    """Learners over the space's capacity (a cost only when ``Problem.soft_capacity`` allows it)."""
+    return max(0, offer.learners - space.capacity)
 
 
 def session_minutes(problem: Problem, offer: ClassOffer) -> int:

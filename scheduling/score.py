@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from .problem import Assignment, Problem
-from .rules import learner_travel_km
+from .rules import learner_travel_km, learners_without_seat
 
 
 def penalties(problem: Problem, assignments: Iterable[Assignment]) -> dict[str, int]:
@@ -24,6 +24,11 @@ def penalties(problem: Problem, assignments: Iterable[Assignment]) -> dict[str, 
         "teacher_balance": _heaviest_load(problem, assignments),
         "fairness": _share_gaps(problem, assignments),
         "skipped_weeks": sum(len(a.skipped_weeks) for a in assignments),
+        "short_weekdays": _weekdays_short(problem, assignments),
+        "isolated_sessions": _isolated_sessions(problem, assignments),
+        "over_capacity": sum(
+            learners_without_seat(problem.space_by_id[a.space_id], problem.class_by_id[a.class_id]) for a in assignments
+        ),
     }
 
 
@@ -45,6 +50,27 @@ def _cohort_idle_units(problem: Problem, assignments: tuple[Assignment, ...]) ->
         for cohort in offer.cohorts:
             covered[cohort, a.weekday].update(range(a.start_unit, a.start_unit + offer.length_units))
     return sum(max(units) - min(units) + 1 - len(units) for units in covered.values())
+
+
+def _weekdays_short(problem: Problem, assignments: tuple[Assignment, ...]) -> int:
+    days = defaultdict(set)
+    for a in assignments:
+        days[a.class_id].add(a.weekday)
+    return sum(max(0, (problem.class_by_id[c].min_weekdays or 0) - len(used)) for c, used in days.items())
+
+
+def _isolated_sessions(problem: Problem, assignments: tuple[Assignment, ...]) -> int:
+    """Per cohort, sessions with no session of the cohort ending at their start or starting at their end."""
+    spans = defaultdict(list)
+    for a in assignments:
+        offer = problem.class_by_id[a.class_id]
+        for cohort in offer.cohorts:
+            spans[cohort, a.weekday].append((a.start_unit, a.start_unit + offer.length_units))
+    isolated = 0
+    for day in spans.values():
+        starts, ends = {start for start, _ in day}, {end for _, end in day}
+        isolated += sum(start not in ends and end not in starts for start, end in day)
+    return isolated
 
 
 def _heaviest_load(problem: Problem, assignments: tuple[Assignment, ...]) -> int:

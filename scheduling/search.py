@@ -153,7 +153,7 @@ class Search:
         model: cp_model.CpModel,
         reading: Callable[[cp_model.CpSolverSolutionCallback], Reading],
     ) -> int:
-        with _polling(solver, self.stop):
+        with polling(solver, self.stop):
             status = solver.solve(model, _Reporter(self, reading))
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"scheduling built an invalid model: {model.validate()}")
@@ -192,7 +192,7 @@ def read_plan(m: AllocationModel, value_of: Callable[[cp_model.IntVar], bool]) -
 
 
 @contextmanager
-def _polling(solver: cp_model.CpSolver, stop: Callable[[], bool] | None) -> Iterator[None]:
+def polling(solver: cp_model.CpSolver, stop: Callable[[], bool] | None) -> Iterator[None]:
     """Also watch ``stop`` between solutions, so a cancel is heard while none are found."""
     if stop is None:
         yield

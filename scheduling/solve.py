@@ -8,6 +8,7 @@ determinism and the solver settings.
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from ortools.sat.python import cp_model
 
@@ -17,6 +18,7 @@ from .objective import set_objective
 from .placement import assignments_of
 from .problem import Problem, Progress, Solution
 from .search import DETERMINISTIC_UP_TO, Search
+from .time_first import MIN_SPACE_S, SPACE_SHARE, choose_times, home_spaces, keep_times, placed_at_times
 from .warm_start import greedy_plan
 
 PLACEMENT_SHARE = 0.4
@@ -35,6 +37,7 @@ def solve(
     on_progress: Callable[[Progress], None] | None = None,
     stop: Callable[[], bool] | None = None,
     deterministic: bool | None = None,
+    time_first: bool = False,
 ) -> Solution:
     """Place as many classes as possible, then minimise the weighted soft terms.
 
@@ -42,14 +45,24 @@ def solve(
     milliseconds if building took it all). ``on_progress`` hears about every improving
     plan; ``stop()`` returning True ends the search with the best plan so far.
     ``deterministic`` forces CP-SAT's deterministic mode on or off (default: by model size).
+    ``time_first`` chooses times before spaces (``scheduling.time_first``; progress is reported
+    from the second stage on).
     """
     started = time.perf_counter()
-    m = build_model(problem)
-    plan = greedy_plan(problem, m.candidates)
+    if time_first:
+        spaces_s = max(MIN_SPACE_S, SPACE_SHARE * time_limit_s)
+        times = choose_times(problem, until=started + time_limit_s - spaces_s, seed=seed, workers=workers, stop=stop)
+        m = build_model(problem, partial(keep_times, times=times))
+        plan = home_spaces(m, times)
+        if len(plan) < len(times):
+            plan = placed_at_times(m, times, started + time_limit_s - spaces_s / 2, seed, workers) or plan
+    else:
+        m = build_model(problem)
+        plan = greedy_plan(problem, m.candidates)
     placement_model = m.model.clone()  # the hard rules alone, before the soft terms join
     placement_weight = set_objective(m)
-    if deterministic is None:
-        deterministic = len(placement_model.proto.variables) <= DETERMINISTIC_UP_TO
+    if deterministic is None:  # with times fixed, presolve removes most of a big model: worth it
+        deterministic = time_first or len(placement_model.proto.variables) <= DETERMINISTIC_UP_TO
     search = Search(m, placement_weight, started, seed, workers, deterministic, on_progress, stop)
 
     deadline = started + time_limit_s - WRAP_UP_S

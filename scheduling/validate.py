@@ -32,6 +32,7 @@ def validate(problem: Problem, solution: Solution) -> list[Violation]:
         violations.extend(_session_rules(problem, a))
     for check in (
         _distinct_weekdays,
+        _no_class_overlap,
         _no_space_overlap,
         _no_teacher_overlap,
         _no_cohort_overlap,
@@ -123,10 +124,17 @@ def _session_rules(problem: Problem, a: Assignment) -> Iterator[Violation]:
 
 
 def _distinct_weekdays(problem: Problem, known: list[Assignment], _: Solution) -> Iterator[Violation]:
-    days = Counter((a.class_id, a.weekday) for a in known)
+    days = Counter((a.class_id, a.weekday) for a in known if problem.class_by_id[a.class_id].min_weekdays is None)
     for (class_id, weekday), count in sorted(days.items()):
         if count > 1:
             yield Violation("same_weekday", class_id, f"{count} sessions on weekday {weekday}")
+
+
+def _no_class_overlap(problem: Problem, known: list[Assignment], _: Solution) -> Iterator[Violation]:
+    for a, b, span_a, span_b in _same_day_pairs(problem, known):
+        if a.class_id == b.class_id and _overlap(span_a, span_b):
+            detail = f"sessions {a.session_index} and {b.session_index} overlap on day {a.weekday}"
+            yield Violation("class_overlap", a.class_id, detail)
 
 
 def _same_day_pairs(problem: Problem, known: list[Assignment]) -> Iterator[tuple[Assignment, Assignment, range, range]]:
