@@ -15,6 +15,8 @@ from booking.api.availability import AvailabilityController
 from booking.api.bookings import ApprovalController, BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.deps import DEPENDENCIES
+from booking.api.feeds import FeedController, FeedLinkController, RenderedFeeds
+from booking.api.imports import ImportController
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
 from booking.api.policies import PolicyController
 from booking.api.problems import EXCEPTION_HANDLERS
@@ -65,20 +67,22 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             PolicyController,
             OpeningHoursController,
             ClosureController,
+            ImportController,
             AvailabilityController,
             TeacherController,
             ClassController,
             AllocationController,
             AuthController,
             UserController,
+            FeedLinkController,
         ],
     )
     return Litestar(
-        route_handlers=[api, health],
+        route_handlers=[api, FeedController, health],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database],
-        state=State({"clock": clock}),
+        state=State({"clock": clock, "settings": settings, "rendered_feeds": RenderedFeeds()}),
         openapi_config=OpenAPIConfig(title="venueshare", version="1", path="/schema"),
     )
 

@@ -128,3 +128,39 @@ class StaleVersion(VenueshareError):
 
 class CheckInClosed(VenueshareError):
     status, code, title = 409, "checkin_closed", "No session is open for check-in now"
+
+
+class InvalidCalendar(VenueshareError):
+    status, code, title = 422, "invalid_calendar", "Not a usable iCalendar file"
+
+
+class UnknownTimezone(VenueshareError):
+    status, code, title = 422, "unknown_timezone", "Unknown time zone"
+
+
+class TooManyOccurrences(VenueshareError):
+    status, code, title = 422, "too_many_occurrences", "Too many occurrences in the import window"
+
+
+class CalendarTooComplex(VenueshareError):
+    status, code, title = 422, "calendar_too_complex", "Calendar too complex to import"
+
+
+class CalendarTooLarge(VenueshareError):
+    status, code, title = 413, "calendar_too_large", "Calendar too large"
+
+
+class UnsupportedMediaType(VenueshareError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported content type"
+
+
+class UrlNotAllowed(VenueshareError):
+    status, code, title = 422, "url_not_allowed", "URL not allowed"
+
+
+class FetchFailed(VenueshareError):
+    status, code, title = 502, "fetch_failed", "Fetching the calendar failed"
+
+
+class ImportConflict(VenueshareError):
+    status, code, title = 409, "import_conflict", "Another import of this calendar ran at the same time"

@@ -46,6 +46,7 @@ class RoleGrant(SQLModel, table=True):
 class TokenKind(StrEnum):
     session = "session"  # from signing in; expires
     api = "api"  # long-lived, for integrations; listed and revocable
+    feed = "feed"  # the key of a person's private calendar feed; not valid for the API
 
 
 class ApiToken(SQLModel, table=True):

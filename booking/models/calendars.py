@@ -48,6 +48,10 @@ class Closure(SQLModel, table=True):
     reason: ClosureReason = Field(sa_type=String(40))
     note: str = Field(default="", max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Closures imported from a calendar: which calendar (see booking/services/imports.py) and which
+    # event instance in it (UID, plus "#<original start>" in a series), so a re-import updates them.
+    source: str | None = Field(default=None, max_length=500)
+    source_uid: str | None = Field(default=None, max_length=300)
 
 
 class SpaceTree(SQLModel, table=True):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import NotFound, TooManyAttempts, Unauthorized, UsernameTaken, VenueshareError
@@ -123,7 +123,12 @@ def _new_token(user_id: int, kind: TokenKind, name: str, now: datetime, expires_
 async def user_for_token(session: AsyncSession, token: str, *, now: datetime) -> User:
     """The user a bearer token belongs to; 401 for anything unknown, expired or revoked."""
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    if (
+        row is None
+        or row.kind == TokenKind.feed
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
         raise Unauthorized("the token is not valid (unknown, expired or revoked)")
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
@@ -163,6 +168,7 @@ _ACTOR = (
     .outerjoin(RoleGrant, RoleGrant.user_id == User.id)
     .where(
         ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.kind != TokenKind.feed,
         ApiToken.revoked_at.is_(None),
         or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now", type_=UTCDateTime)),
         User.is_active,
@@ -204,3 +210,16 @@ async def subtree(session: AsyncSession, roots: set[int]) -> frozenset[int]:
     base = select(Region.id).where(Region.id.in_(roots)).cte("tree", recursive=True)
     tree = base.union_all(select(Region.id).where(Region.parent_id == base.c.id))
     return frozenset(await session.scalars(select(tree.c.id)))
+
+
+async def issue_feed_token(session: AsyncSession, user_id: int, *, now: datetime) -> str:
+    """A new key for the person's private feed; the previous one stops working."""
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.kind == TokenKind.feed, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token, row = _new_token(user_id, TokenKind.feed, "private calendar feed", now, None)
+    session.add(row)
+    await session.flush()
+    return token

@@ -89,6 +89,8 @@ class Req:
     params: dict[str, int] = field(default_factory=dict)
     json: Any = None
     query: dict[str, Any] | None = None
+    content: bytes | None = None  # a raw body (with its Content-Type in headers) instead of json
+    headers: dict[str, str] | None = None
 
 
 Build = Callable[[World, str], Req | Awaitable[Req]]
@@ -337,6 +339,26 @@ def occurrence(w: World, index: int) -> int:
     return w.occurrences[index]["id"]
 
 
+ICS = {"Content-Type": "text/calendar"}
+
+
+def small_ics(actor: str) -> bytes:
+    """A one-day closure in June 2027, on a different day per caller."""
+    lines = (
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//permission matrix//EN",
+        "BEGIN:VEVENT",
+        f"UID:sports-day-{actor}",
+        "DTSTAMP:20270101T000000Z",
+        f"DTSTART;VALUE=DATE:202706{day_of(actor):02d}",
+        "SUMMARY:Sports day",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    )
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
 WINDOW = {"start": "2027-03-01T00:00:00+08:00", "end": "2027-03-08T00:00:00+08:00"}
 HOURS = [{"weekday": 0, "opens": "07:00", "closes": "22:00"}]
 TERM = {"term_start": "2027-03-01", "term_end": "2027-06-30"}
@@ -428,6 +450,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("DELETE", "/api/v1/closures/{closure_id:int}"): Row(
         lambda w, a: Req({"closure_id": w.closure}), only(204, "admin", "manager")
+    ),
+    ("POST", "/api/v1/venues/{venue_id:int}/closures/import"): Row(
+        lambda w, a: Req({"venue_id": w.venue}, content=small_ics(a), headers=ICS),
+        only(201, "admin", "manager"),
+        harmless=True,
+    ),
+    ("POST", "/api/v1/spaces/{space_id:int}/closures/import"): Row(
+        lambda w, a: Req({"space_id": w.space}, content=small_ics(a), headers=ICS, query={"preview": "true"}),
+        only(200, "admin", "manager"),
+        harmless=True,
     ),
     ("GET", "/api/v1/venues/{venue_id:int}/policy"): Row(lambda w, a: Req({"venue_id": w.venue}), PUBLIC),
     ("PUT", "/api/v1/venues/{venue_id:int}/policy"): Row(
@@ -553,6 +585,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/auth/tokens"): Row(lambda w, a: Req(), signed_in(200)),
     ("POST", "/api/v1/auth/tokens"): Row(lambda w, a: Req(json={"name": f"integration {a}"}), signed_in(201), True),
     ("POST", "/api/v1/auth/tokens/{token_id:int}/revoke"): Row(own_token, signed_in(200), harmless=True),
+    # feeds: their links are public; a private feed is one's own
+    ("GET", "/api/v1/feeds/{kind:str}/{item_id:int}"): Row(
+        lambda w, a: Req({"kind": "spaces", "item_id": w.space}), PUBLIC
+    ),
+    ("POST", "/api/v1/feeds/private"): Row(lambda w, a: Req(), signed_in(201), harmless=True),
     # Accounts: who could have given a role manages the account; to anyone else it does not exist.
     ("GET", "/api/v1/users"): Row(lambda w, a: Req(), signed_in(200)),
     ("POST", "/api/v1/users"): Row(
@@ -639,7 +676,12 @@ async def test_permission_matrix(method: str, template: str, build_world, engine
             request = await request
         before = await snapshot(engine) if method in MUTATING and not allowed(expected) else None
         response = await world.http[actor].request(
-            method, render(template, request.params), json=request.json, params=request.query
+            method,
+            render(template, request.params),
+            json=request.json,
+            params=request.query,
+            content=request.content,
+            headers=request.headers,
         )
         status = response.status_code
         if status not in (expected if isinstance(expected, tuple) else (expected,)):
