@@ -184,31 +184,30 @@ async def issue_token(
 ) -> str:
     """A user holding one grant, and an API token for it, written straight to the database (fast:
     no password hashing per test)."""
-    token = f"vs_test_{uuid.uuid4().hex}"
     engine = create_engine(db_url)
     try:
         async with engine.begin() as connection:
-            user_id = await connection.scalar(
-                insert(User)
-                .values(username=f"{role}-{uuid.uuid4().hex[:8]}", password_hash=UNUSABLE_PASSWORD, created_at=now)
-                .returning(User.id)
-            )
-            await connection.execute(
-                insert(RoleGrant).values(
-                    user_id=user_id, role=role, organisation_id=organisation_id, region_id=region_id
-                )
-            )
-            await connection.execute(
-                insert(ApiToken).values(
-                    user_id=user_id,
-                    name="tests",
-                    kind="api",
-                    token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                    created_at=now,
-                )
-            )
+            return await insert_signed_in_user(connection, now, role, organisation_id, region_id)
     finally:
         await engine.dispose()
+
+
+async def insert_signed_in_user(
+    connection, now: datetime, role: str, organisation_id: int | None, region_id: int | None, *, name: str = ""
+) -> str:
+    """In an open transaction: a user with one grant and an API token; the token."""
+    token = f"vs_test_{uuid.uuid4().hex}"
+    user_id = await connection.scalar(
+        insert(User)
+        .values(username=f"{name or role}-{uuid.uuid4().hex[:8]}", password_hash=UNUSABLE_PASSWORD, created_at=now)
+        .returning(User.id)
+    )
+    grant = {"user_id": user_id, "role": role, "organisation_id": organisation_id, "region_id": region_id}
+    await connection.execute(insert(RoleGrant).values(**grant))
+    token_hash = hashlib.sha256(token.encode()).hexdigest()
+    await connection.execute(
+        insert(ApiToken).values(user_id=user_id, name="tests", kind="api", token_hash=token_hash, created_at=now)
+    )
     return token
 
 

@@ -8,10 +8,8 @@ request answers problem+json with its code and changes nothing in the database.
 """
 
 import asyncio
-import hashlib
 import inspect
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,15 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import SQLModel
 
 from booking.app import create_app
 from booking.config import Settings
-from booking.models import ApiToken, RoleGrant, User
 from booking.schemas.accounts import UserCreate
 from booking.services.accounts import create_user
+from tests.conftest import insert_signed_in_user
 from tests.factories import at
 
 API = "/api/v1"
@@ -45,7 +43,6 @@ ACTORS = (
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DENIED = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
 PROBLEM_JSON = "application/problem+json"
-UNUSABLE_PASSWORD = "!"
 ALLOCATION_WAIT_S = 10.0
 
 
@@ -111,30 +108,11 @@ async def created(response: httpx.Response, status: int = 201) -> dict[str, Any]
 
 async def sign_up(engine: AsyncEngine, now: datetime, grants: dict[str, tuple[str, int | None, int | None]]):
     """A user per caller holding one grant, with an API token, in one transaction (no password hashing)."""
-    tokens: dict[str, str] = {}
     async with engine.begin() as connection:
-        for name, (role, organisation_id, region_id) in grants.items():
-            user_id = await connection.scalar(
-                insert(User)
-                .values(username=f"{name}-{uuid.uuid4().hex[:8]}", password_hash=UNUSABLE_PASSWORD, created_at=now)
-                .returning(User.id)
-            )
-            await connection.execute(
-                insert(RoleGrant).values(
-                    user_id=user_id, role=role, organisation_id=organisation_id, region_id=region_id
-                )
-            )
-            tokens[name] = f"vs_test_{uuid.uuid4().hex}"
-            await connection.execute(
-                insert(ApiToken).values(
-                    user_id=user_id,
-                    name="tests",
-                    kind="api",
-                    token_hash=hashlib.sha256(tokens[name].encode()).hexdigest(),
-                    created_at=now,
-                )
-            )
-    return tokens
+        return {
+            name: await insert_signed_in_user(connection, now, role, organisation_id, region_id, name=name)
+            for name, (role, organisation_id, region_id) in grants.items()
+        }
 
 
 @pytest.fixture
