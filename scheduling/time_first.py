@@ -48,9 +48,9 @@ SPACE_SHARE = 0.15
 MIN_SPACE_S = 2.0
 PLACEMENT_SHARE = 0.4
 """Share of stage 1 that placing the most classes may use (it stops early once all are placed)."""
-FIRST_TIMES_SHARE = 0.7
+FIRST_TIMES_SHARE = 1.0
 """Share of stage 1 for the first times, before any home spaces are known."""
-HOME_ROUNDS = 2
+HOME_ROUNDS = 3
 """Rounds of times chosen again around the last plan's home spaces (``times_then_spaces``)."""
 
 Times = dict[int, tuple[tuple[int, int], ...]]
@@ -180,7 +180,7 @@ def choose_times(
     from those times; ``homes`` makes the times pay for sessions away from their home space."""
     m = build_time_model(problem, homes)
     if start_from:
-        return _improve_times(m, start_from, until, seed, workers, stop)
+        return _improve_times(m, start_from, until, seed, workers, stop, complete=True)
     placing_until = time.perf_counter() + PLACEMENT_SHARE * (until - time.perf_counter())
     everyone = m.model.clone()
     everyone.add_bool_and([_same_var(everyone, v) for v in m.placed.values()])
@@ -196,11 +196,19 @@ def choose_times(
 
 
 def _improve_times(
-    m: AllocationModel, placed: Times, until: float, seed: int, workers: int, stop: Callable[[], bool] | None
+    m: AllocationModel,
+    placed: Times,
+    until: float,
+    seed: int,
+    workers: int,
+    stop: Callable[[], bool] | None,
+    complete: bool = False,
 ) -> Times:
+    """``complete``: hint every variable (the home rounds, where a partial hint was often lost and
+    later times came out worse than the hint); otherwise starts and placed flags only."""
     set_objective(m)
     m.model.add(unplaced_units(m.problem, m.placed) <= units_left_out(m.problem, placed))
-    _set_hint(m, placed, until)
+    _set_hint(m, placed, until if complete else None)
     return _run(m.model, m, until, seed, workers, stop) or placed
 
 
@@ -231,12 +239,17 @@ def _run(
     return {class_id: tuple(sorted(starts)) for class_id, starts in times.items()}
 
 
-def _set_hint(m: AllocationModel, times: Times, until: float) -> None:
-    """Hint every variable: the starts and placed flags, the rest completed by a quick solve
-    (left to CP-SAT, a partial hint was often lost: later times were worse than the hint)."""
+def _set_hint(m: AllocationModel, times: Times, until: float | None) -> None:
+    """Hint the starts and placed flags, and with ``until`` the rest, completed by a quick solve."""
     chosen = {(c, *start) for c, starts in times.items() for start in starts}
     decisions = {var.index: int(c in times) for c, var in m.placed.items()}
     decisions.update((var.index, int(key in chosen)) for key, var in m.start.items())
+    if until is None:
+        m.model.clear_hints()
+        for index, value in decisions.items():
+            m.model.proto.solution_hint.vars.append(index)
+            m.model.proto.solution_hint.values.append(value)
+        return
     complete_hint(m.model, decisions, time_limit_s=max(MIN_SEARCH_S, min(2.0, (until - time.perf_counter()) / 4)))
 
 
