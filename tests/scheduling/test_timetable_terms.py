@@ -83,7 +83,7 @@ def _away_from_home(allowed_second: frozenset) -> int:
         spaces=(make_space(1), make_space(2)),
         teachers=(make_teacher(1), make_teacher(2)),
         classes=(
-            make_class(1, fixed_teacher_id=1, length_units=1, allowed_units=hours([0], 9, 10)),
+            make_class(1, fixed_teacher_id=1, length_units=1, allowed_units=hours([0], 9, 9.5)),
             make_class(2, fixed_teacher_id=2, length_units=1, allowed_units=allowed_second),
         ),
         weights=TIMETABLE_WEIGHTS,
@@ -101,4 +101,4 @@ def test_classes_at_home_in_one_space_are_kept_apart():
 
 
 def test_classes_at_home_in_one_space_at_one_time_pay_once():
-    assert _away_from_home(hours([0], 9, 10)) == 1
+    assert _away_from_home(hours([0], 9, 9.5)) == 1
