@@ -51,7 +51,7 @@ def solve(
     if time_first:
         spaces_s = max(MIN_SPACE_S, SPACE_SHARE * time_limit_s)
         until = started + time_limit_s - spaces_s
-        m, plan = times_then_spaces(problem, until=until, seed=seed, workers=workers, stop=stop)
+        m, plan = times_then_spaces(problem, until=until, spaces_s=spaces_s, seed=seed, workers=workers, stop=stop)
     else:
         m = build_model(problem)
         plan = greedy_plan(problem, m.candidates)

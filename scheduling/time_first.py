@@ -27,6 +27,7 @@ from functools import partial
 from ortools.sat.python import cp_model
 
 from .candidates import ClassCandidates, class_candidates
+from .homes import choose_homes, spaces_near_home
 from .model import (
     AllocationModel,
     _no_overlap,
@@ -43,7 +44,7 @@ from .score import penalties, weighted_total
 from .search import MIN_SEARCH_S, polling, read_plan
 from .warm_start import complete_hint, greedy_plan, hint_decisions
 
-SPACE_SHARE = 0.15
+SPACE_SHARE = 0.3
 """Share of the time limit ``solve`` keeps for stage 2 (at least ``MIN_SPACE_S``)."""
 MIN_SPACE_S = 2.0
 PLACEMENT_SHARE = 0.4
@@ -51,6 +52,9 @@ PLACEMENT_SHARE = 0.4
 FIRST_TIMES_SHARE = 1.0
 """Share of stage 1 for the first times, before any home spaces are known."""
 HOME_ROUNDS = 3
+"""A round's share of the time left is 1 / the rounds left, down to the last."""
+HOMES_SHARE = 0.6
+"""Share of stage 2's time for choosing homes (two thirds) and spaces near them (``scheduling.homes``)."""
 """Rounds of times chosen again around the last plan's home spaces (``times_then_spaces``)."""
 
 Times = dict[int, tuple[tuple[int, int], ...]]
@@ -336,28 +340,36 @@ def homes_of(plan: Plan) -> Homes:
 
 
 def times_then_spaces(
-    problem: Problem, *, until: float, seed: int, workers: int, stop: Callable[[], bool] | None = None
+    problem: Problem,
+    *,
+    until: float,
+    spaces_s: float,
+    seed: int,
+    workers: int,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[AllocationModel, Plan]:
     """Stages 1 and 2 up to stage 2's search: the full model with the chosen times, and its first plan.
 
-    Times first (``FIRST_TIMES_SHARE`` of the time to ``until``), spaces greedily; then rounds
-    that keep each class's home space from the last plan and choose times again from the last
-    times, paying for sessions that would find their home taken (``add_home_space_counts``),
-    then spaces again preferring those homes. The best plan under the full objective is kept."""
+    Times first (``FIRST_TIMES_SHARE`` of the time to ``until``), then spaces; then, while time
+    is left (stage 1 proved its times optimal early), rounds that keep
+    each class's home space from the last plan and choose times again from the last times,
+    paying for sessions that would find their home taken (``add_home_space_counts``), then
+    spaces again around those homes. The best plan under the full objective is kept.
+    ``spaces_s``: stage 2's time, of which each first plan may take ``HOMES_SHARE``."""
     now = time.perf_counter()
     first_until = now + FIRST_TIMES_SHARE * (until - now)
     times = choose_times(problem, until=first_until, seed=seed, workers=workers, stop=stop)
-    m, plan = _spaces_at(problem, times, None, first_until, seed, workers)
+    m, plan = _spaces_at(problem, times, None, spaces_s, seed, workers)
     best = (_cost(problem, plan), m, plan)
     rounds = HOME_ROUNDS
-    while rounds and not (stop is not None and stop()) and time.perf_counter() < until:
+    while not (stop is not None and stop()) and time.perf_counter() < until:
         round_until = time.perf_counter() + (until - time.perf_counter()) / rounds
-        rounds -= 1
+        rounds = max(rounds - 1, 1)
         homes = homes_of(plan)
         times = choose_times(
             problem, until=round_until, seed=seed, workers=workers, stop=stop, homes=homes, start_from=times
         )
-        m, plan = _spaces_at(problem, times, homes, round_until, seed, workers)
+        m, plan = _spaces_at(problem, times, homes, spaces_s, seed, workers)
         cost = _cost(problem, plan)
         if cost <= best[0]:
             best = (cost, m, plan)
@@ -365,12 +377,22 @@ def times_then_spaces(
 
 
 def _spaces_at(
-    problem: Problem, times: Times, homes: Homes | None, until: float, seed: int, workers: int
+    problem: Problem, times: Times, homes: Homes | None, spaces_s: float, seed: int, workers: int
 ) -> tuple[AllocationModel, Plan]:
+    """The full model at ``times`` and its first plan: the greedy one, or if better under the full
+    objective the one near the homes ``scheduling.homes`` chooses (``HOMES_SHARE`` of ``spaces_s``)."""
+    started = time.perf_counter()
     m = build_model(problem, partial(keep_times, times=times))
     plan = home_spaces(m, times, homes)
     if len(plan) < len(times):
-        plan = placed_at_times(m, times, until + MIN_SPACE_S / 2, seed, workers) or plan
+        plan = placed_at_times(m, times, started + spaces_s / 2, seed, workers) or plan
+    if not problem.weights.same_space:
+        return m, plan
+    homes_until = started + HOMES_SHARE * spaces_s * 2 / 3
+    chosen = choose_homes(m, times, {**homes_of(plan), **(homes or {})}, until=homes_until, seed=seed, workers=workers)
+    near = spaces_near_home(m, times, chosen, until=started + HOMES_SHARE * spaces_s, seed=seed, workers=workers)
+    if near and _cost(problem, near) <= _cost(problem, plan):
+        plan = near
     return m, plan
 
 
