@@ -21,7 +21,9 @@ from .rules import learners_without_seat
 
 LinearExpr = cp_model.LinearExpr
 Times = dict[int, tuple[tuple[int, int], ...]]
+"""class id -> its sessions' (weekday, start unit)."""
 Homes = dict[int, int]
+"""class id -> its home space."""
 
 
 def choose_homes(m: AllocationModel, times: Times, hint: Homes, *, until: float, seed: int, workers: int) -> Homes:

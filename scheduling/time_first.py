@@ -13,6 +13,12 @@ capacity (CB-CTT-like timetables), where one model over times × spaces is too b
 2. **Spaces.** The full model, with each class's starts fixed to the ones chosen: spaces,
    teachers and the terms that depend on them (``same_space``, ``over_capacity``, …).
 
+Between the two, when ``Weights.same_space`` counts: each class gets a home space for its
+times (``scheduling.homes``: classes at home in one space rarely meet) and the first plan of
+stage 2 puts sessions at home where it is free (greedy placement crowds the smallest seating
+spaces and pays for it in ``same_space``). If stage 1 ends early (its times proved optimal),
+rounds choose times again with those homes in view (``add_home_space_counts``), then spaces.
+
 Not exact when spaces differ in more than capacity (features, kinds, divisible halls, opening
 hours per space), when classes choose among teachers, or when overbooking a space would pay:
 stage 2 then may place fewer classes or cost more than a monolithic search would find.
@@ -27,7 +33,7 @@ from functools import partial
 from ortools.sat.python import cp_model
 
 from .candidates import ClassCandidates, class_candidates
-from .homes import choose_homes, spaces_near_home
+from .homes import Homes, Times, choose_homes, spaces_near_home
 from .model import (
     AllocationModel,
     _no_overlap,
@@ -56,11 +62,6 @@ HOME_ROUNDS = 3
 HOMES_SHARE = 0.6
 """Share of stage 2's time for choosing homes (two thirds) and spaces near them (``scheduling.homes``)."""
 """Rounds of times chosen again around the last plan's home spaces (``times_then_spaces``)."""
-
-Times = dict[int, tuple[tuple[int, int], ...]]
-"""class id -> its sessions' (weekday, start unit)."""
-Homes = dict[int, int]
-"""class id -> the space most of its sessions use."""
 
 
 def build_time_model(problem: Problem, homes: Homes | None = None) -> AllocationModel:
