@@ -64,6 +64,8 @@ class AllocationModel:
     teacher: dict[SessionKey, dict[TeacherVenue, cp_model.IntVar]] = field(default_factory=dict)
     overbooked: list[cp_model.IntVar] = field(default_factory=list)
     """Sessions over a capacity count where spaces are left out (``scheduling.time_first``)."""
+    away_from_home: list[cp_model.IntVar] = field(default_factory=list)
+    """Sessions that find their class's home space taken where spaces are left out (``scheduling.time_first``)."""
 
     def sessions(self) -> Iterator[tuple[ClassCandidates, SessionOption, SessionKey]]:
         for class_id, candidates in self.candidates.items():

@@ -81,8 +81,9 @@ def skipped_weeks_penalty(m: AllocationModel) -> PenaltyTerm:
 
 
 def same_space_penalty(m: AllocationModel) -> PenaltyTerm:
-    """``used[c, sp]`` is forced up by any session of ``c`` in ``sp``; penalty = Σ used − placed."""
-    terms, bound = [], 0
+    """``used[c, sp]`` is forced up by any session of ``c`` in ``sp``; penalty = Σ used − placed.
+    In a model without spaces, sessions away from their class's home space count instead."""
+    terms, bound = list(m.away_from_home), len(m.start) if m.away_from_home else 0
     for class_id, candidates in m.candidates.items():
         if candidates.offer.sessions_per_week < 2 or len(candidates.fitting_spaces) < 2:
             continue

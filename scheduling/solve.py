@@ -8,7 +8,6 @@ determinism and the solver settings.
 
 import time
 from collections.abc import Callable
-from functools import partial
 
 from ortools.sat.python import cp_model
 
@@ -18,7 +17,7 @@ from .objective import set_objective
 from .placement import assignments_of
 from .problem import Problem, Progress, Solution
 from .search import DETERMINISTIC_UP_TO, Search
-from .time_first import MIN_SPACE_S, SPACE_SHARE, choose_times, home_spaces, keep_times, placed_at_times
+from .time_first import MIN_SPACE_S, SPACE_SHARE, times_then_spaces
 from .warm_start import greedy_plan
 
 PLACEMENT_SHARE = 0.4
@@ -51,11 +50,8 @@ def solve(
     started = time.perf_counter()
     if time_first:
         spaces_s = max(MIN_SPACE_S, SPACE_SHARE * time_limit_s)
-        times = choose_times(problem, until=started + time_limit_s - spaces_s, seed=seed, workers=workers, stop=stop)
-        m = build_model(problem, partial(keep_times, times=times))
-        plan = home_spaces(m, times)
-        if len(plan) < len(times):
-            plan = placed_at_times(m, times, started + time_limit_s - spaces_s / 2, seed, workers) or plan
+        until = started + time_limit_s - spaces_s
+        m, plan = times_then_spaces(problem, until=until, spaces_s=spaces_s, seed=seed, workers=workers, stop=stop)
     else:
         m = build_model(problem)
         plan = greedy_plan(problem, m.candidates)

@@ -42,8 +42,13 @@ def hint_decisions(model: cp_model.CpModel, m: AllocationModel, plan: Plan) -> N
 def hint_completed(m: AllocationModel, plan: Plan, *, time_limit_s: float) -> None:
     """Hint every variable of ``m.model``: the plan's decisions, and the values a quick solve with
     those decisions fixed gives everything else (decisions only if that fails in time)."""
-    decisions = dict(_decision_values(m, plan))
-    completion = m.model.clone()
+    complete_hint(m.model, dict(_decision_values(m, plan)), time_limit_s=time_limit_s)
+
+
+def complete_hint(model: cp_model.CpModel, decisions: dict[int, int], *, time_limit_s: float) -> None:
+    """Hint every variable of ``model``: ``decisions`` (variable index -> value), and what a quick
+    solve with them fixed gives everything else (the decisions alone if that fails in time)."""
+    completion = model.clone()
     for index, value in decisions.items():
         domain = completion.proto.variables[index].domain  # a boolean's domain is [0, 1]
         domain[0] = domain[1] = value
@@ -51,9 +56,9 @@ def hint_completed(m: AllocationModel, plan: Plan, *, time_limit_s: float) -> No
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = 1
     if solver.solve(completion) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        _set_hint(m.model, dict(enumerate(solver.response_proto.solution)))
+        _set_hint(model, dict(enumerate(solver.response_proto.solution)))
     else:
-        _set_hint(m.model, decisions)
+        _set_hint(model, decisions)
 
 
 def _set_hint(model: cp_model.CpModel, values: dict[int, int]) -> None:

@@ -1,8 +1,12 @@
-"""The CB-CTT-like terms (shared weekdays, lone cohort sessions, soft capacity): a penalised /
+"""The CB-CTT-like terms (shared weekdays, lone cohort sessions, soft capacity, home spaces): a penalised /
 not-penalised pair each, and the time-first search keeping every hard rule."""
 
+from ortools.sat.python import cp_model
+
 from scheduling import Weights
+from scheduling.objective import set_objective
 from scheduling.score import penalties
+from scheduling.time_first import build_time_model
 
 from .builders import hours, make_class, make_problem, make_space, make_teacher, solved
 
@@ -71,3 +75,30 @@ def test_time_first_keeps_every_hard_rule_and_places_everyone():
     solution = solved(problem, time_first=True)
     assert solution.placed_count == 2
     assert penalties(problem, solution.assignments)["isolated_sessions"] == 0
+
+
+def _away_from_home(allowed_second: frozenset) -> int:
+    """Stage 1 of the time-first search with both classes at home in space 1: sessions away."""
+    problem = make_problem(
+        spaces=(make_space(1), make_space(2)),
+        teachers=(make_teacher(1), make_teacher(2)),
+        classes=(
+            make_class(1, fixed_teacher_id=1, length_units=1, allowed_units=hours([0], 9, 9.5)),
+            make_class(2, fixed_teacher_id=2, length_units=1, allowed_units=allowed_second),
+        ),
+        weights=TIMETABLE_WEIGHTS,
+    )
+    m = build_time_model(problem, homes={1: 1, 2: 1})
+    set_objective(m)
+    m.model.add_bool_and(list(m.placed.values()))
+    solver = cp_model.CpSolver()
+    assert solver.solve(m.model) == cp_model.OPTIMAL
+    return sum(solver.value(away) for away in m.away_from_home)
+
+
+def test_classes_at_home_in_one_space_are_kept_apart():
+    assert _away_from_home(hours([0], 9, 11)) == 0
+
+
+def test_classes_at_home_in_one_space_at_one_time_pay_once():
+    assert _away_from_home(hours([0], 9, 9.5)) == 1
