@@ -22,27 +22,33 @@ from integrations.ical import render
 CALENDAR = "text/calendar"  # Litestar adds "; charset=utf-8"
 SUFFIX = ".ics"
 CACHED_FEEDS = 512
+CACHED_BYTES = 64 * 1024 * 1024
 
 
 class RenderedFeeds:
-    """The last rendering of each feed, keyed by its fingerprint: a client that already has it
-    gets a 304 after one aggregate query, and an unchanged feed is never rendered twice."""
+    """The last rendering of each feed with the fingerprint of the data it was rendered from: a
+    client that already has it gets a 304 after one aggregate query, and an unchanged feed is
+    never rendered twice. Bounded by feeds and by bytes; the least recently used go first."""
 
-    def __init__(self, size: int = CACHED_FEEDS) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[str, str], tuple[str, bytes, str, datetime]] = OrderedDict()
+    def __init__(self, max_feeds: int = CACHED_FEEDS, max_bytes: int = CACHED_BYTES) -> None:
+        self.max_feeds, self.max_bytes, self._bytes = max_feeds, max_bytes, 0
+        self._items: OrderedDict[str, tuple[str, bytes, str, datetime]] = OrderedDict()
 
     def get(self, key: str, fingerprint: str) -> tuple[bytes, str, datetime] | None:
-        found = self._items.get((key, fingerprint))
-        if found is None:
+        """(body, ETag, Last-Modified) of the feed, if it was rendered from data with this fingerprint."""
+        found = self._items.get(key)
+        if found is None or found[0] != fingerprint:
             return None
-        self._items.move_to_end((key, fingerprint))
-        return found[1], found[2], found[3]
+        self._items.move_to_end(key)
+        return found[1:]
 
     def put(self, key: str, fingerprint: str, body: bytes, etag: str, modified: datetime) -> None:
-        self._items[(key, fingerprint)] = (fingerprint, body, etag, modified)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        if key in self._items:
+            self._bytes -= len(self._items.pop(key)[1])
+        self._items[key] = (fingerprint, body, etag, modified)
+        self._bytes += len(body)
+        while self._items and (len(self._items) > self.max_feeds or self._bytes > self.max_bytes):
+            self._bytes -= len(self._items.popitem(last=False)[1][1])
 
 
 def _links(request: Request, path: str) -> FeedLinks:

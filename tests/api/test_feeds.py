@@ -8,6 +8,7 @@ import icalendar
 import pytest
 from sqlalchemy import insert
 
+from booking.api.feeds import RenderedFeeds
 from booking.models import ClassBooking
 from tests.clients.oracles import ical_occurrences, icaljs_occurrences
 from tests.factories import Factory, at
@@ -229,3 +230,18 @@ async def test_a_cancelled_booking_stays_cancelled_for_a_while_then_leaves(feeds
     assert f"booking-{series['id']}@" not in gone.content.decode()
     space_feed = await feeds.get(f"/feeds/spaces/{world['room']['id']}.ics")
     assert f"booking-{series['id']}@" not in space_feed.content.decode()  # a place's feed just frees the time
+
+
+def test_the_rendering_cache_keeps_one_rendering_per_feed_within_its_bounds():
+    cache, moment = RenderedFeeds(max_feeds=2, max_bytes=10), datetime(2027, 1, 1, tzinfo=UTC)
+
+    cache.put("spaces/1", "v1", b"12345", '"a"', moment)
+    assert cache.get("spaces/1", "v1") == (b"12345", '"a"', moment)
+    assert cache.get("spaces/1", "v2") is None  # the data changed: render again
+    cache.put("spaces/1", "v2", b"123", '"b"', moment)  # replaces, never piles up
+    assert cache.get("spaces/1", "v1") is None
+    cache.put("spaces/2", "v1", b"1234567", '"c"', moment)
+    cache.put("spaces/3", "v1", b"1", '"d"', moment)  # over two feeds: the least recently used goes
+    assert cache.get("spaces/1", "v2") is None
+    cache.put("spaces/4", "v1", b"1234", '"e"', moment)  # over ten bytes: so does the next
+    assert cache.get("spaces/2", "v1") is None and cache.get("spaces/4", "v1") is not None
