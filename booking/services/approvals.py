@@ -15,13 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import BookingConflict, InvalidRequest, InvalidStateTransition
-from booking.models import Booking, BookingState, EventKind, Occurrence, Space, Venue
+from booking.models import Booking, BookingState, EventKind, Occurrence
 from booking.rules.permissions import Actor, decides_booking
 from booking.schemas.bookings import BookingPublic, ConflictPublic, PendingPublic
 from booking.services import events
 from booking.services.bookings import booking_for, check_version, publish, touch
 from booking.services.common import PageRequest, page_of
-from booking.services.guards import allow, require_signed_in
+from booking.services.guards import allow, managed_spaces, require_signed_in
 from booking.services.holding import BOOKING_CONFLICT, conflicts_with
 
 PENDING = BookingState.pending.value
@@ -188,12 +188,7 @@ async def queue(session: AsyncSession, actor: Actor, page: PageRequest) -> tuple
     require_signed_in(actor)
     stmt = select(Booking).where(Booking.state == PENDING).order_by(Booking.created_at, Booking.id)
     if not actor.everywhere:
-        managed = (
-            select(Space.id)
-            .join(Venue, Venue.id == Space.venue_id)
-            .where(or_(Venue.owner_id.in_(actor.managed), Venue.region_id.in_(actor.admin_regions)))
-        )
-        stmt = stmt.where(Booking.space_id.in_(managed))
+        stmt = stmt.where(Booking.space_id.in_(managed_spaces(actor)))
     bookings, total = await page_of(session, stmt, page)
     items = []
     for booking, public in zip(bookings, await publish(session, bookings), strict=True):

@@ -17,7 +17,7 @@ from booking.errors import (
     StaleVersion,
     StartsInPast,
 )
-from booking.models import Approval, Booking, BookingState, EventKind, Occurrence, Organisation, Space, SpaceTree, Venue
+from booking.models import Approval, Booking, BookingState, EventKind, Occurrence, Space, SpaceTree, Venue
 from booking.rules import policies as policy_rules
 from booking.rules import recurrence
 from booking.rules.availability import SpaceCalendar
@@ -34,7 +34,13 @@ from booking.schemas.bookings import (
 from booking.schemas.common import local
 from booking.services import events
 from booking.services.common import PageRequest, apply_update, get_or_404, page_of
-from booking.services.guards import allow, booking_scope, require_signed_in
+from booking.services.guards import (
+    administered_organisations,
+    allow,
+    booking_scope,
+    managed_spaces,
+    require_signed_in,
+)
 from booking.services.holding import Slot, Target, conflicts_with, hold, judge, refuse, target
 from booking.services.idempotency import StoredResponse, once
 from booking.services.policies import organisation_sessions, policy_for
@@ -276,16 +282,10 @@ def visible_to(actor: Actor):
         return true()
     if not (actor.managed or actor.member_of or actor.admin_regions):
         return false()
-    their_spaces = (
-        select(Space.id)
-        .join(Venue, Venue.id == Space.venue_id)
-        .where(or_(Venue.owner_id.in_(actor.managed), Venue.region_id.in_(actor.admin_regions)))
-    )
-    administered = select(Organisation.id).where(Organisation.region_id.in_(actor.admin_regions))
     return or_(
         Booking.organisation_id.in_(actor.member_of | actor.managed),
-        Booking.organisation_id.in_(administered),
-        Booking.space_id.in_(their_spaces),
+        Booking.organisation_id.in_(administered_organisations(actor)),
+        Booking.space_id.in_(managed_spaces(actor)),
     )
 
 

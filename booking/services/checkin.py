@@ -14,7 +14,7 @@ from booking.rules import policies as policy_rules
 from booking.rules.permissions import Actor
 from booking.schemas.bookings import BookingPublic
 from booking.services import events
-from booking.services.bookings import LIVE, booking_for, publish, require_manager_of_booking, touch
+from booking.services.bookings import LIVE, booking_for, publish, require_manager_of_booking, touch, venue_of
 from booking.services.policies import policy_for
 
 CONFIRMED = BookingState.confirmed.value
@@ -26,8 +26,7 @@ async def check_in(session: AsyncSession, actor: Actor, booking_id: int, *, now:
     """Check in to the session of this booking whose check-in window is open now."""
     booking, scope = await booking_for(session, actor, booking_id, for_update=True)
     require_manager_of_booking(actor, scope, "check in to this booking")
-    venue_id = await session.scalar(select(Space.venue_id).where(Space.id == booking.space_id))
-    policy = await policy_for(session, booking.space_id, venue_id)
+    policy = await policy_for(session, booking.space_id, await venue_of(session, booking.space_id))
     candidates = await session.execute(
         select(Occurrence.id, Occurrence.starts_at, Occurrence.original_starts_at).where(
             Occurrence.booking_id == booking_id,

@@ -4,7 +4,7 @@ A no becomes 401 for the anonymous where signing in could help, 403 where the ac
 resource but not do this to it, and 404 where even its existence is private.
 """
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import Forbidden, NotFound, Unauthorized
@@ -28,6 +28,20 @@ def allow(actor: Actor, allowed: bool, doing: str) -> None:
 
 def require_admin_of(actor: Actor, region_id: int | None, doing: str) -> None:
     allow(actor, administers(actor, region_id), doing)
+
+
+def managed_spaces(actor: Actor):
+    """The ids of the spaces an actor manages, as a subquery (mirrors ``rules.permissions.manages_place``)."""
+    return (
+        select(Space.id)
+        .join(Venue, Venue.id == Space.venue_id)
+        .where(or_(Venue.owner_id.in_(actor.managed), Venue.region_id.in_(actor.admin_regions)))
+    )
+
+
+def administered_organisations(actor: Actor):
+    """The ids of the organisations in the regions an actor administers, as a subquery."""
+    return select(Organisation.id).where(Organisation.region_id.in_(actor.admin_regions))
 
 
 async def venue_place(session: AsyncSession, venue_id: int) -> Place:

@@ -10,7 +10,7 @@ from booking.models import CommunityClass, Organisation, Region, Teacher, Venue
 from booking.rules.permissions import Actor, manages_organisation, sees_teacher
 from booking.schemas.teaching import ClassCreate, ClassUpdate, TeacherCreate, TeacherUpdate, check_term
 from booking.services.common import PageRequest, apply_update, delete_unreferenced, get_or_404, page_of, require
-from booking.services.guards import allow, organisation_region, require_signed_in
+from booking.services.guards import administered_organisations, allow, organisation_region, require_signed_in
 
 
 async def _require_all(session: AsyncSession, model, ids: list[int], field: str) -> None:
@@ -73,10 +73,9 @@ def _teachers_visible_to(actor: Actor):
         return true()
     if not (actor.managed or actor.admin_regions):
         return false()
-    administered = select(Organisation.id).where(Organisation.region_id.in_(actor.admin_regions))
     return or_(
         Teacher.organisation_id.in_(actor.managed),
-        Teacher.organisation_id.in_(administered),
+        Teacher.organisation_id.in_(administered_organisations(actor)),
         Teacher.home_region_id.in_(actor.admin_regions),
     )
 

@@ -16,7 +16,7 @@ from booking.rules.permissions import Actor, may_grant, sees_user
 from booking.schemas.accounts import GrantCreate, UserCreate, UserPublic
 from booking.services.accounts import create_user, user_public
 from booking.services.common import PageRequest, page_of, require
-from booking.services.guards import allow, organisation_region, require_signed_in
+from booking.services.guards import administered_organisations, allow, organisation_region, require_signed_in
 
 
 async def _require_may_grant(session: AsyncSession, actor: Actor, grant: GrantCreate) -> None:
@@ -85,12 +85,11 @@ def _visible_to(actor: Actor):
         return true()
     if not (actor.managed or actor.admin_regions):
         return false()
-    administered = select(Organisation.id).where(Organisation.region_id.in_(actor.admin_regions))
     return exists().where(
         RoleGrant.user_id == User.id,
         or_(
             RoleGrant.organisation_id.in_(actor.managed),
-            RoleGrant.organisation_id.in_(administered),
+            RoleGrant.organisation_id.in_(administered_organisations(actor)),
             RoleGrant.organisation_id.is_(None) & RoleGrant.region_id.in_(actor.admin_regions),
         ),
     )
