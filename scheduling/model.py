@@ -62,8 +62,9 @@ class AllocationModel:
     start: dict[SessionKey, cp_model.IntVar] = field(default_factory=dict)
     space: dict[SessionKey, dict[int, cp_model.IntVar]] = field(default_factory=dict)
     teacher: dict[SessionKey, dict[TeacherVenue, cp_model.IntVar]] = field(default_factory=dict)
-    overbooked: list[cp_model.IntVar] = field(default_factory=list)
-    """Sessions over a capacity count where spaces are left out (``scheduling.time_first``)."""
+    overbooked: list[tuple[cp_model.IntVar, int]] = field(default_factory=list)
+    """Sessions over a capacity count where spaces are left out, and the learners each leaves
+    standing at least (``scheduling.time_first``)."""
     away_from_home: list[cp_model.IntVar] = field(default_factory=list)
     """Sessions that find their class's home space taken where spaces are left out (``scheduling.time_first``)."""
 

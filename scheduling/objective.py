@@ -231,8 +231,10 @@ def isolated_session_penalty(m: AllocationModel) -> PenaltyTerm:
 
 
 def over_capacity_penalty(m: AllocationModel) -> PenaltyTerm:
-    """Learners without a seat; in a model without spaces, sessions over its capacity counts instead."""
-    variables, seats, bound = list(m.overbooked), [1] * len(m.overbooked), sum(len(m.start) for _ in m.overbooked[:1])
+    """Learners without a seat; in a model without spaces, the capacity counts' excess sessions,
+    each at the learners it leaves standing at least (``time_first.add_space_counts``)."""
+    variables, seats = [var for var, _ in m.overbooked], [standing for _, standing in m.overbooked]
+    bound = sum(standing * (var.proto.domain[-1]) for var, standing in m.overbooked)
     for class_id, candidates in m.candidates.items():
         worst = 0
         for option in candidates.options:

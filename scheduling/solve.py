@@ -11,17 +11,22 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
+from .anneal import anneal
+from .candidates import class_candidates
 from .explain import explain
 from .model import build_model
 from .objective import set_objective
 from .placement import assignments_of
 from .problem import Problem, Progress, Solution
-from .search import DETERMINISTIC_UP_TO, Search
+from .search import DETERMINISTIC_UP_TO, Outcome, Search
 from .time_first import MIN_SPACE_S, SPACE_SHARE, times_then_spaces
 from .warm_start import greedy_plan
 
 PLACEMENT_SHARE = 0.4
 """Share of the time left after building the model that the placement phase may use."""
+ANNEAL_SHARE = 0.2
+"""Share of the time limit that simulated annealing (``scheduling.anneal``) polishes a
+``time_first`` plan with, times and spaces together."""
 WRAP_UP_S = 0.5
 """Kept back from ``time_limit_s``: CP-SAT overruns its limit by a few tenths on a district, then
 the plan is read and unplaced classes explained."""
@@ -48,9 +53,10 @@ def solve(
     from the second stage on).
     """
     started = time.perf_counter()
+    anneal_s = ANNEAL_SHARE * time_limit_s if time_first else 0.0
     if time_first:
         spaces_s = max(MIN_SPACE_S, SPACE_SHARE * time_limit_s)
-        until = started + time_limit_s - spaces_s
+        until = started + time_limit_s - spaces_s - anneal_s
         m, plan = times_then_spaces(problem, until=until, spaces_s=spaces_s, seed=seed, workers=workers, stop=stop)
     else:
         m = build_model(problem)
@@ -64,7 +70,13 @@ def solve(
     deadline = started + time_limit_s - WRAP_UP_S
     placement_deadline = time.perf_counter() + PLACEMENT_SHARE * (deadline - time.perf_counter())
     plan, unplaced_bound = search.place_most(placement_model, plan, until=placement_deadline)
-    outcome = search.improve(plan, unplaced_bound, until=deadline)
+    outcome = search.improve(plan, unplaced_bound, until=deadline - anneal_s)
+    if anneal_s:
+        candidates = {offer.id: class_candidates(problem, offer) for offer in problem.classes}
+        polished = anneal(problem, candidates, outcome.plan, until=deadline, seed=seed)
+        if polished is not outcome.plan:
+            objective = search.objective_of(polished)
+            outcome = Outcome(polished, cp_model.FEASIBLE, objective, min(outcome.bound, objective))
     assignments = assignments_of(problem, outcome.plan)
     placed = set(outcome.plan)
     return Solution(
