@@ -33,8 +33,8 @@ from .problem import Problem
 from .rules import learner_travel_km, learners_without_seat
 
 HOT = 1.0
-"""Starting temperature, in weighted penalty points: a move costing 1.5 is taken about a third
-of the time at first."""
+"""Starting temperature, in weighted penalty points: a move costing 1 is taken about a third of
+the time at first, one costing 5 (a weekday short) one time in 150."""
 COLD = 0.05
 CHECK_EVERY = 500
 """Moves between looks at the clock (and temperature updates)."""
@@ -95,7 +95,7 @@ class _Annealer:
                 groups = (*cohort_ids, len(cohorts) + class_index[class_id], teacher_group)
                 self.sessions_of.setdefault(class_id, []).append(len(self.cls))
                 self.cls.append(class_id)
-                self.teacher.append(teacher_index[choice.teacher_id])
+                self.teacher.append(choice.teacher_id)
                 self.length.append(offer.length_units)
                 self.groups.append(groups)
                 self.cohorts.append(cohort_ids)
@@ -107,7 +107,6 @@ class _Annealer:
                 slots, targets = self._slots(candidates[class_id], choice.teacher_id)
                 self.slots.append(slots)
                 self.targets.append(targets)
-        self.teacher_ids = {i: t for t, i in teacher_index.items()}
         self.class_spaces = {c: Counter() for c in plan}
         self.class_days = {c: [0] * 7 for c in plan}
         self.cohort_day: list[list[int]] = [[] for _ in range(len(cohorts) * 7)]
@@ -139,7 +138,8 @@ class _Annealer:
         return range(base, base + self.length[s])
 
     def _free(self, s: int) -> bool:
-        """Whether session ``s`` (lifted) can be put where its fields say."""
+        """Whether session ``s`` (lifted) can be put where its fields say: its space is free, and
+        its class not already on that weekday if it wants one session a day (clashes are priced)."""
         week = self.week
         if self.one_a_day[s] and self.class_days[self.cls[s]][self.wd[s]]:
             return False
@@ -227,7 +227,7 @@ class _Annealer:
         if not movable:
             return self.plan
         cost = best = self.total()
-        best_state = (self.wd[:], self.start[:], self.space[:])
+        best_state = None
         began = time.perf_counter()
         span = max(until - began, 1e-9)
         temperature, moves = HOT, 0
@@ -245,7 +245,7 @@ class _Annealer:
             cost += delta
             if cost < best and not self.clashes:
                 best, best_state = cost, (self.wd[:], self.start[:], self.space[:])
-        return self._plan_of(*best_state)
+        return self.plan if best_state is None else self._plan_of(*best_state)
 
     def _try(self, s: int, rng: random.Random, temperature: float) -> int | None:
         """Session ``s`` to a random slot of its class, swapping with the one session holding it."""
@@ -333,7 +333,8 @@ class _Annealer:
         self.wd[s], self.start[s], self.space[s] = slot
 
     def _put(self, moved: tuple[int, ...]) -> bool:
-        """Place the lifted sessions at their new slots, in order; False (nothing placed) if one clashes."""
+        """Place the lifted sessions at their new slots, in order; False (nothing placed) if one
+        finds its space taken or its class already on that weekday when it wants one a day."""
         placed = []
         for m in moved:
             if not self._free(m):
@@ -352,6 +353,6 @@ class _Annealer:
     def _plan_of(self, weekdays: list[int], starts: list[int], spaces: list[int]) -> Plan:
         plan: dict[int, list[Choice]] = {}
         for s, class_id in enumerate(self.cls):
-            choice = Choice(weekdays[s], starts[s], spaces[s], self.teacher_ids[self.teacher[s]])
+            choice = Choice(weekdays[s], starts[s], spaces[s], self.teacher[s])
             plan.setdefault(class_id, []).append(choice)
         return {class_id: tuple(choices) for class_id, choices in plan.items()}

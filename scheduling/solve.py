@@ -50,7 +50,8 @@ def solve(
     plan; ``stop()`` returning True ends the search with the best plan so far.
     ``deterministic`` forces CP-SAT's deterministic mode on or off (default: by model size).
     ``time_first`` chooses times before spaces (``scheduling.time_first``; progress is reported
-    from the second stage on).
+    from the second stage on), and the last ``ANNEAL_SHARE`` of the limit moves sessions in
+    time and space together (``scheduling.anneal``).
     """
     started = time.perf_counter()
     anneal_s = ANNEAL_SHARE * time_limit_s if time_first else 0.0

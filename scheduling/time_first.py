@@ -8,7 +8,8 @@ capacity (CB-CTT-like timetables), where one model over times × spaces is too b
    are no more than the open spaces with at least ``k`` seats. When capacity is the only
    difference between spaces, those cuts say exactly that every unit's sessions can be given
    spaces without leaving anyone standing (Hall's theorem on nested sets). A class bigger than
-   every space (``Problem.soft_capacity``) needs the biggest. Soft terms that depend on
+   every space (``Problem.soft_capacity``) needs the biggest; with soft capacity the cuts
+   above the smallest capacity may be exceeded at a price. Soft terms that depend on
    spaces or teachers have no variables here and drop out.
 2. **Spaces.** The full model, with each class's starts fixed to the ones chosen: spaces,
    teachers and the terms that depend on them (``same_space``, ``over_capacity``, …).
@@ -18,6 +19,7 @@ times (``scheduling.homes``: classes at home in one space rarely meet) and the f
 stage 2 puts sessions at home where it is free (greedy placement crowds the smallest seating
 spaces and pays for it in ``same_space``). If stage 1 ends early (its times proved optimal),
 rounds choose times again with those homes in view (``add_home_space_counts``), then spaces.
+``solve`` then hands the plan to ``scheduling.anneal``, which moves times and spaces together.
 
 Not exact when spaces differ in more than capacity (features, kinds, divisible halls, opening
 hours per space), when classes choose among teachers, or when overbooking a space would pay:
@@ -109,8 +111,9 @@ def add_space_counts(m: AllocationModel) -> None:
     overbooking remains possible where it is the only way, as in some CB-CTT instances: each
     session over it sits in a smaller space, which costs ``Weights.over_capacity`` per learner
     without a seat, at least the fewest learners of the sessions needing the level less the
-    next smaller capacity (summed over the levels a session drops, these bounds add up to at
-    most its learners without a seat). More sessions than open spaces is never allowed."""
+    next smaller capacity. That bounds one level's cost from below; a session dropping several
+    levels can be charged more than it will cost, which only makes stage 1 shy of overbooking.
+    More sessions than open spaces is never allowed."""
     capacities = sorted({space.capacity for space in m.problem.spaces})
     need = {class_id: _seats_needed(m.problem, cand, capacities[-1]) for class_id, cand in m.candidates.items()}
     covering = defaultdict(list)
