@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Mapping
 
 from .candidates import ClassCandidates
-from .placement import Choice, Plan
+from .placement import Choice, Plan, space_cost
 from .problem import Problem
-from .rules import learner_travel_km, learners_without_seat
+from .rules import learners_without_seat
 
 HOT = 1.0
 """Starting temperature, in weighted penalty points: a move costing 1 is taken about a third of
@@ -122,12 +122,9 @@ class _Annealer:
         for option in candidates.options:
             for space_id in option.spaces:
                 if option.allows(space_id, teacher_id):
-                    space = problem.space_by_id[space_id]
-                    costs[option.weekday, option.start_unit, space_id] = (
-                        weights.travel * learner_travel_km(problem, offer, space.venue_id)
-                        + weights.skipped_weeks * len(option.skipped_weeks[space_id])
-                        + weights.over_capacity * learners_without_seat(space, offer)
-                    )
+                    costs[option.weekday, option.start_unit, space_id] = space_cost(
+                        problem, offer, option, space_id
+                    ) + weights.over_capacity * learners_without_seat(problem.space_by_id[space_id], offer)
         self.static[key] = (costs, list(costs))
         return self.static[key]
 

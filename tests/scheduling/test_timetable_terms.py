@@ -102,3 +102,33 @@ def test_classes_at_home_in_one_space_are_kept_apart():
 
 def test_classes_at_home_in_one_space_at_one_time_pay_once():
     assert _away_from_home(hours([0], 9, 9.5)) == 1
+
+
+def _stage_one(*learners: int) -> tuple[int, float]:
+    """Stage 1 of the time-first search with every class at the one allowed unit and spaces of
+    10 and 30 seats: its status with everyone placed, and its objective."""
+    problem = make_problem(
+        spaces=(make_space(1, capacity=10), make_space(2, capacity=30)),
+        teachers=tuple(make_teacher(c) for c in range(1, len(learners) + 1)),
+        classes=tuple(
+            make_class(c, fixed_teacher_id=c, learners=n, length_units=1, allowed_units=hours([0], 9, 9.5))
+            for c, n in enumerate(learners, start=1)
+        ),
+        weights=TIMETABLE_WEIGHTS,
+        soft_capacity=True,
+    )
+    m = build_time_model(problem)
+    set_objective(m)
+    m.model.add_bool_and(list(m.placed.values()))
+    solver = cp_model.CpSolver()
+    status = solver.solve(m.model)
+    return status, solver.objective_value if status == cp_model.OPTIMAL else float("nan")
+
+
+def test_stage_one_prices_an_overbooked_space_by_the_learners_left_standing():
+    """25 and 28 learners, one space of 30: one class goes to the 10-seat space, 15 stand at least."""
+    assert _stage_one(25, 28) == (cp_model.OPTIMAL, 15)
+
+
+def test_stage_one_never_has_more_sessions_than_spaces():
+    assert _stage_one(5, 5, 5)[0] == cp_model.INFEASIBLE
