@@ -41,7 +41,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def database(app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
         app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
-        runner = AllocationRunner(app.state.write_sessions, clock, workers=settings.solver_workers)
+        runner = AllocationRunner(
+            app.state.write_sessions, clock, workers=settings.solver_workers, memory_mb=settings.solver_memory_mb
+        )
         app.state.allocation_runner = runner
         sweeper = NoShowSweeper(app.state.write_sessions, clock)
         running = asyncio.create_task(runner.run_forever())

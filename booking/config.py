@@ -15,6 +15,8 @@ class Settings:
     echo_sql: bool = False
     # CP-SAT search workers per solver run (results are deterministic for a fixed seed and count).
     solver_workers: int = 2
+    # Address-space limit of the child process each solver run executes in (MB).
+    solver_memory_mb: int = 2048
     # Calendar feeds show this many days back and ahead.
     feed_past_days: int = 30
     feed_future_days: int = 365
@@ -29,6 +31,7 @@ class Settings:
             pool_size=int(env.get("VENUESHARE_POOL_SIZE", "20")),
             echo_sql=env.get("VENUESHARE_ECHO_SQL", "") in {"1", "true", "yes"},
             solver_workers=int(env.get("VENUESHARE_SOLVER_WORKERS", "2")),
+            solver_memory_mb=int(env.get("VENUESHARE_SOLVER_MEMORY_MB", "2048")),
             feed_past_days=int(env.get("VENUESHARE_FEED_PAST_DAYS", "30")),
             feed_future_days=int(env.get("VENUESHARE_FEED_FUTURE_DAYS", "365")),
             public_url=env.get("VENUESHARE_PUBLIC_URL") or None,

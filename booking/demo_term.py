@@ -37,22 +37,26 @@ class Course(NamedTuple):
     minutes: int
     learners: int
     features: tuple[str, ...] = ()
-    kind: str | None = None
+    kinds: tuple[str, ...] = ()  # the space kinds it accepts; none: any kind
 
 
+# Talks take a classroom, a hall or a meeting room; movement wants a gym, a hall or a studio.
+TALK, MOVEMENT, CRAFT = ("classroom", "hall", "meeting_room"), ("gym", "hall", "studio"), ("studio", "workshop")
 COURSES = (
-    Course("老年书法班", "arts", "elderly", "calligraphy", 2, 90, 20),
-    Course("老年智能手机课", "digital", "elderly", "smartphone", 1, 90, 20, ("projector",)),
-    Course("太极拳", "fitness", "elderly", "taichi", 2, 60, 25),
-    Course("银龄合唱团", "music", "elderly", "singing", 1, 90, 25, ("piano",)),
-    Course("竹编与织布手艺", "heritage", "rural", "weaving", 1, 120, 12, ("loom",)),
-    Course("农业实用技术", "agriculture", "rural", "agriculture", 1, 90, 30, ("projector",)),
-    Course("少儿科学实验", "science", "children", "science", 1, 90, 20, (), "classroom"),
-    Course("少儿美术", "arts", "children", "painting", 1, 90, 18, ("sink",)),
-    Course("健身操", "fitness", "adults", "fitness", 2, 60, 25, ("sound-system",)),
-    Course("应急救护培训", "safety", "adults", "first-aid", 1, 120, 30, ("projector",)),
-    Course("家常菜烹饪", "cooking", "adults", "cooking", 1, 120, 16, (), "kitchen"),
-    Course("社区英语角", "language", "adults", "english", 1, 90, 20, (), "classroom"),
+    Course("老年书法班", "arts", "elderly", "calligraphy", 2, 90, 20, (), ("classroom", *CRAFT)),
+    Course(
+        "老年智能手机课", "digital", "elderly", "smartphone", 1, 90, 20, ("projector",), ("classroom", "computer_lab")
+    ),
+    Course("太极拳", "fitness", "elderly", "taichi", 2, 60, 25, (), MOVEMENT),
+    Course("银龄合唱团", "music", "elderly", "singing", 1, 90, 25, ("piano",), ("hall", "studio")),
+    Course("竹编与织布手艺", "heritage", "rural", "weaving", 1, 120, 12, ("loom",), CRAFT),
+    Course("农业实用技术", "agriculture", "rural", "agriculture", 1, 90, 30, ("projector",), TALK),
+    Course("少儿科学实验", "science", "children", "science", 1, 90, 20, (), ("classroom", "workshop")),
+    Course("少儿美术", "arts", "children", "painting", 1, 90, 18, ("sink",), ("classroom", *CRAFT)),
+    Course("健身操", "fitness", "adults", "fitness", 2, 60, 25, ("sound-system",), MOVEMENT),
+    Course("应急救护培训", "safety", "adults", "first-aid", 1, 120, 30, ("projector",), TALK),
+    Course("家常菜烹饪", "cooking", "adults", "cooking", 1, 120, 16, (), ("kitchen",)),
+    Course("社区英语角", "language", "adults", "english", 1, 90, 20, (), ("classroom", "reading_room", "meeting_room")),
 )
 
 # (community, organising community school): each runs every course for its residents.
@@ -112,7 +116,7 @@ async def plan_term(
                     session_minutes=course.minutes,
                     learners=course.learners,
                     required_features=list(course.features),
-                    required_kind=course.kind,
+                    allowed_kinds=list(course.kinds),
                     required_skill=course.skill,
                     preferred_region_ids=[region_ids[community]],
                     allowed_windows=list(WHEN[course.audience]),

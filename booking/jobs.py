@@ -3,23 +3,34 @@ periodic release of sessions nobody checked in to.
 
 Every API process runs one ``AllocationRunner``. Runs are queued in the database and claimed one
 at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers), so several
-processes share the queue. The solve itself runs in a worker thread — CP-SAT releases the GIL —
-so the event loop keeps answering requests while it works.
+processes share the queue. Each solve runs in a child process of its own under a memory limit
+(``booking/solver_process.py``): a solver that runs out of memory or crashes fails its run, never
+the API process, and the event loop keeps answering requests while it works.
 """
 
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import scheduling
 from booking.services import allocations, checkin
+from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
 
 log = logging.getLogger("venueshare.jobs")
+
+RESULT_RESERVE_S = 1.0  # of a run's time limit, kept for describing and storing the plan
+OVERRUN_GRACE_S = 2.0  # past its time limit, a run's solver is stopped (and killed STOP_GRACE_S later)
+PROGRESS_EVERY_S = 1.0  # a running run's progress is written at least this often
+TICK_S = 0.25  # how often a running run looks for a cancel request and at its solver
+
+
+class Interrupted(Exception):
+    """This process is shutting down and had to kill a run's solver: the run goes back to the queue."""
 
 
 class AllocationRunner:
@@ -29,9 +40,11 @@ class AllocationRunner:
         clock: Callable[[], datetime],
         *,
         workers: int = 2,
+        memory_mb: int = 2048,
         poll_s: float = 0.5,
     ) -> None:
-        self.sessions, self.clock, self.workers, self.poll_s = sessions, clock, workers, poll_s
+        self.sessions, self.clock, self.poll_s = sessions, clock, poll_s
+        self.workers, self.memory_mb = workers, memory_mb
         self._wake = asyncio.Event()
         self._stopping = threading.Event()
 
@@ -47,65 +60,111 @@ class AllocationRunner:
             for allocation_id in await allocations.requeue_stale(session, now=self.clock()):
                 log.warning("allocation %s was left running by a stopped process; queued again", allocation_id)
         while not self._stopping.is_set():
-            async with self.sessions() as session, session.begin():
-                allocation_id = await allocations.claim_next(session, now=self.clock())
-            if allocation_id is None:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
-                except TimeoutError:
-                    pass
-                continue
-            await self.run_one(allocation_id)
+            try:
+                async with self.sessions() as session, session.begin():
+                    allocation_id = await allocations.claim_next(session, now=self.clock())
+                if allocation_id is not None:
+                    await self.run_one(allocation_id, claimed_at=time.monotonic())
+                    continue
+            except Exception:  # the runner outlives any one run and any passing database trouble
+                log.exception("allocation runner: a round failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            except TimeoutError:
+                pass
 
-    async def run_one(self, allocation_id: int) -> None:
+    async def run_one(self, allocation_id: int, *, claimed_at: float) -> None:
+        """Solve a claimed run and store its outcome, all within its time limit from ``claimed_at``
+        (``time.monotonic()``)."""
         result, error = None, None
         try:
             async with self.sessions() as session, session.begin():
                 term = await allocations.load_term(session, allocation_id)
-            result = await self._solve(allocation_id, term)
+            result = await self._solve(allocation_id, term, claimed_at)
+        except Interrupted:
+            log.warning("allocation %s was interrupted by shutdown; queued again", allocation_id)
+            async with self.sessions() as session, session.begin():
+                await allocations.requeue(session, allocation_id)
+            return
+        except SolverFailed as failure:
+            log.warning("allocation %s failed: %s", allocation_id, failure)
+            error = str(failure)
         except Exception as failure:  # a failed run is recorded, never lost, and the runner goes on
             log.exception("allocation %s failed", allocation_id)
             error = f"{type(failure).__name__}: {failure}"
         async with self.sessions() as session, session.begin():
             await allocations.store_result(session, allocation_id, result=result, error=error, now=self.clock())
 
-    async def _solve(self, allocation_id: int, term: allocations.Term) -> dict[str, Any]:
-        latest: list[scheduling.Progress] = []
-        cancelled = threading.Event()
-
-        def work() -> dict[str, Any]:
-            problem, reasons = allocations.build_problem(term)
-            solution = scheduling.solve(
-                problem,
-                time_limit_s=term.time_limit_s,
-                seed=term.seed,
-                workers=self.workers,
-                on_progress=latest.append,
-                stop=lambda: cancelled.is_set() or self._stopping.is_set(),
+    async def _solve(self, allocation_id: int, term: allocations.Term, claimed_at: float) -> dict[str, Any] | None:
+        if self._stopping.is_set():
+            raise Interrupted
+        deadline = claimed_at + term.time_limit_s - RESULT_RESERVE_S
+        solver = SolverProcess(
+            solve_term, TermSolve(term, deadline=deadline, workers=self.workers), memory_mb=self.memory_mb
+        )
+        watch = RunWatch(
+            self.sessions,
+            allocation_id,
+            claimed_at=claimed_at,
+            overrun_at=claimed_at + term.time_limit_s + OVERRUN_GRACE_S,
+            shutting_down=self._stopping.is_set,
+        )
+        result = await solver.plan(watch, tick_s=TICK_S)
+        if solver.first_progress_at is not None:
+            log.info(
+                "allocation %s: solver process reported first %.2f s after it was spawned",
+                allocation_id,
+                solver.first_progress_at - solver.started_at,
             )
-            return allocations.describe(term, solution, reasons)
-
-        solving = asyncio.ensure_future(asyncio.to_thread(work))
-        reported = 0
-        while not solving.done():
-            await asyncio.wait({solving}, timeout=self.poll_s)
-            if len(latest) > reported or not solving.done():
-                reported = len(latest)
-                progress = _progress(latest[-1]) if latest else {"placed": 0}
-                async with self.sessions() as session, session.begin():
-                    if await allocations.store_progress(session, allocation_id, progress):
-                        cancelled.set()
-        return solving.result()
+        if result is None and watch.stopped_for == "shutdown":
+            raise Interrupted
+        if result is None and watch.stopped_for == "overrun":
+            why = f"solver process overran its time limit ({term.time_limit_s:g} s) and was killed"
+            if solver.near_memory_limit():
+                why += f"; it had run out of memory ({solver.killed_at_mb} MB of its {self.memory_mb} MB limit)"
+            raise SolverFailed(why)
+        return result  # None after a cancel: the run ends cancelled, without a plan
 
 
-def _progress(progress: scheduling.Progress) -> dict[str, Any]:
-    return {
-        "objective": progress.objective,
-        "bound": progress.bound,
-        "elapsed_s": round(progress.elapsed_s, 2),
-        "placed": progress.placed,
-    }
+class RunWatch:
+    """Called by ``SolverProcess.plan`` every tick of a run: writes its progress (at least every
+    ``PROGRESS_EVERY_S``, elapsed time counted from its claim) and says when to stop its solver."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        allocation_id: int,
+        *,
+        claimed_at: float,
+        overrun_at: float,
+        shutting_down: Callable[[], bool],
+    ) -> None:
+        self.sessions, self.allocation_id, self.shutting_down = sessions, allocation_id, shutting_down
+        self.claimed_at, self.overrun_at = claimed_at, overrun_at
+        self.stopped_for: str | None = None  # "cancel", "shutdown" or "overrun"
+        self._written: dict[str, Any] | None = None
+        self._written_at = float("-inf")
+
+    async def __call__(self, progress: dict[str, Any] | None) -> bool:
+        now = time.monotonic()
+        async with self.sessions() as session, session.begin():
+            if progress is not self._written or now - self._written_at >= PROGRESS_EVERY_S:
+                elapsed = {"elapsed_s": round(now - self.claimed_at, 2)}
+                cancel = await allocations.store_progress(
+                    session, self.allocation_id, {"placed": 0, **(progress or {}), **elapsed}
+                )
+                self._written, self._written_at = progress, now
+            else:
+                cancel = await allocations.cancel_requested(session, self.allocation_id)
+        if self.stopped_for is None:
+            if cancel:
+                self.stopped_for = "cancel"
+            elif self.shutting_down():
+                self.stopped_for = "shutdown"
+            elif now > self.overrun_at:
+                self.stopped_for = "overrun"
+        return self.stopped_for is not None
 
 
 class NoShowSweeper:

@@ -103,7 +103,7 @@ def _session_option(
     if any(f.space_id is None and f.teacher_id is None for f in timed_forbids):
         return None
     skipped = _usable_spaces(problem, units, fitting, timed_forbids)
-    teachers = _available_teachers(units, qualified, timed_forbids)
+    teachers = _available_teachers(problem, units, qualified, timed_forbids)
     if not skipped or not teachers:
         return None
     venue_of = problem.space_by_id
@@ -141,24 +141,26 @@ def _usable_spaces(
 ) -> dict[int, frozenset[int]]:
     """Fitting spaces open for every unit, not blocked too often and not forbidden: id -> skipped weeks."""
     usable = {}
+    start, length = units[0], len(units)
     for space in fitting:
-        if any(f.space_id == space.id and f.teacher_id is None for f in timed_forbids):
+        if timed_forbids and any(f.space_id == space.id and f.teacher_id is None for f in timed_forbids):
             continue
-        if not all_within(units, space.open_units):
+        if start not in problem.starts_within(space.open_units, length):
             continue
-        weeks = blocked_weeks(space, units)
+        weeks = blocked_weeks(space, units) if space.blocked else frozenset()
         if not blocked_too_often(problem, weeks):
             usable[space.id] = weeks
     return usable
 
 
 def _available_teachers(
-    units: tuple[Unit, ...], qualified: tuple[Teacher, ...], timed_forbids: list[Forbid]
+    problem: Problem, units: tuple[Unit, ...], qualified: tuple[Teacher, ...], timed_forbids: list[Forbid]
 ) -> tuple[Teacher, ...]:
+    start, length = units[0], len(units)
     return tuple(
         teacher
         for teacher in qualified
-        if all_within(units, teacher.available_units)
+        if start in problem.starts_within(teacher.available_units, length)
         and not any(f.teacher_id == teacher.id and f.space_id is None for f in timed_forbids)
     )
 

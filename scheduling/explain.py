@@ -16,27 +16,58 @@ Checked in order, each stage only when the previous ones pass:
    before finding it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .candidates import ClassCandidates, class_candidates, lock_problems
 from .placement import Occupancy, place_class
 from .problem import Assignment, ClassOffer, Problem, Unplaced
 from .rules import session_minutes
 
+NOT_FOUND_IN_TIME = "not_found_in_time"
+
 
 def explain(problem: Problem, class_id: int, placed_assignments: Iterable[Assignment]) -> Unplaced:
     """The reasons (codes in ``Unplaced.reasons``, words in ``Unplaced.detail``) the class is unplaced."""
+    others = [a for a in placed_assignments if a.class_id != class_id]
     candidates = class_candidates(problem, problem.class_by_id[class_id])
+    return _explained(problem, candidates, Occupancy.of(problem, others))
+
+
+def explain_unplaced(
+    problem: Problem,
+    assignments: tuple[Assignment, ...],
+    candidates: Mapping[int, ClassCandidates] | None = None,
+    *,
+    considered: set[int] | None = None,
+) -> tuple[Unplaced, ...]:
+    """Every class without assignments, explained around the same plan (``candidates``, where
+    known, spare computing them again). Classes outside ``considered`` (default: all) were not
+    looked at before the time limit: ``not_found_in_time``, without looking now."""
+    placed = {a.class_id for a in assignments}
+    occupancy = Occupancy.of(problem, assignments)
+    known = candidates or {}
+    return tuple(
+        _explained(problem, known.get(offer.id) or class_candidates(problem, offer), occupancy)
+        if considered is None or offer.id in considered
+        else Unplaced(
+            offer.id, (NOT_FOUND_IN_TIME,), f"{NOT_FOUND_IN_TIME}: the time limit ended before it was considered"
+        )
+        for offer in problem.classes
+        if offer.id not in placed
+    )
+
+
+def _explained(problem: Problem, candidates: ClassCandidates, occupancy: Occupancy) -> Unplaced:
+    class_id = candidates.offer.id
     locked = bool(problem.locks_of(class_id))
     static = _static_reasons(problem, candidates)
     if static:
         return _unplaced(class_id, locked, static)
     if locked and (problems := lock_problems(problem, candidates)):
         return _unplaced(class_id, True, [("lock_infeasible", "; ".join(problems))])
-    others = [a for a in placed_assignments if a.class_id != class_id]
-    placement, blocking = place_class(problem, candidates, Occupancy.of(problem, others))
+    placement, blocking = place_class(problem, candidates, occupancy)
     if placement is not None:
-        reason = ("not_found_in_time", "it fits around the current plan; the search stopped before placing it")
+        reason = (NOT_FOUND_IN_TIME, "it fits around the current plan; the search stopped before placing it")
     elif blocking:
         names = ", ".join(str(c) for c in sorted(blocking))
         reason = ("conflicts", f"every placement collides with placed classes {names}")
@@ -77,8 +108,8 @@ def _space_needs(problem: Problem, offer: ClassOffer) -> str:
     needs = [f"seats {offer.learners}"]
     if offer.required_features:
         needs.append("has " + ", ".join(sorted(offer.required_features)))
-    if offer.required_kind:
-        needs.append(f"is a {offer.required_kind}")
+    if offer.allowed_kinds:
+        needs.append("is a " + " or ".join(sorted(offer.allowed_kinds)))
     if problem.max_travel_km is not None and offer.preferred_region_ids:
         needs.append(f"is within {problem.max_travel_km} km of its preferred regions")
     return " and ".join(needs)

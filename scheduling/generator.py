@@ -309,7 +309,7 @@ def _classes(rng: random.Random, count: int) -> list[ClassOffer]:
                 length_units=rng.choices((2, 3, 4), (0.2, 0.5, 0.3))[0],
                 learners=learners,
                 required_features=frozenset((*features, *extra)),
-                required_kind=kind,
+                allowed_kinds=frozenset({kind}) if kind else frozenset(),
                 required_skill=skill,
                 preferred_region_ids=frozenset({village} if rng.random() < 0.7 else {village, town}),
                 allowed_units=allowed,

@@ -78,10 +78,14 @@ class AllocationModel:
 
 
 def build_model(
-    problem: Problem, narrow: Callable[[ClassCandidates], ClassCandidates] | None = None
+    problem: Problem,
+    narrow: Callable[[ClassCandidates], ClassCandidates] | None = None,
+    candidates: dict[int, ClassCandidates] | None = None,
 ) -> AllocationModel:
-    """``narrow`` may cut each class's choices down first (``scheduling.time_first`` fixes times)."""
-    candidates = {offer.id: class_candidates(problem, offer) for offer in problem.classes}
+    """``narrow`` may cut each class's choices down first (``scheduling.time_first`` fixes times);
+    ``candidates`` (default: every class's) are the classes and choices the model is built over."""
+    if candidates is None:
+        candidates = {offer.id: class_candidates(problem, offer) for offer in problem.classes}
     if narrow is not None:
         candidates = {c: narrow(cand) for c, cand in candidates.items()}
     m = AllocationModel(problem, {c: cand for c, cand in candidates.items() if placeable_alone(problem, cand)})

@@ -291,3 +291,9 @@ def unplaced_units(problem: Problem, placed: Mapping[int, cp_model.IntVar]) -> c
 def units_left_out(problem: Problem, placed_ids: Iterable[int]) -> int:
     placed_ids = set(placed_ids)
     return sum(units for class_id, units in placement_units(problem).items() if class_id not in placed_ids)
+
+
+def placed_at_most(problem: Problem, units_left_out_at_least: int) -> int:
+    """Classes a plan can place when at least this many placement units must be left out."""
+    heaviest = max(placement_units(problem).values(), default=1)
+    return len(problem.classes) - -(-max(0, units_left_out_at_least) // heaviest)

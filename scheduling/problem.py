@@ -56,7 +56,8 @@ class ClassOffer:
     length_units: int
     learners: int
     required_features: frozenset[str] = frozenset()
-    required_kind: str | None = None
+    allowed_kinds: frozenset[str] = frozenset()
+    """Space kinds the class accepts; empty means any kind."""
     required_skill: str | None = None
     fixed_teacher_id: int | None = None
     preferred_region_ids: frozenset[int] = frozenset()
@@ -166,6 +167,22 @@ class Problem:
     def class_by_id(self) -> Mapping[int, ClassOffer]:
         return MappingProxyType({offer.id: offer for offer in self.classes})
 
+    @cached_property
+    def _starts_cache(self) -> dict:
+        return {}
+
+    def starts_within(self, units: frozenset[Unit], length_units: int) -> frozenset[Unit]:
+        """The starts of sessions of ``length_units`` lying wholly in ``units`` (remembered per set:
+        spaces and teachers share a handful of opening hours)."""
+        key = (id(units), length_units)
+        cached = self._starts_cache.get(key)
+        if cached is None or cached[0] is not units:
+            starts = frozenset(
+                (day, unit) for day, unit in units if all((day, unit + i) in units for i in range(1, length_units))
+            )
+            cached = self._starts_cache[key] = (units, starts)
+        return cached[1]
+
     def locks_of(self, class_id: int) -> tuple[Lock, ...]:
         return tuple(lock for lock in self.locks if lock.class_id == class_id)
 
@@ -207,6 +224,12 @@ class Solution:
     wall_time_s: float
     first_feasible_s: float | None
     placed_count: int
+    placed_bound: int | None = None
+    """At most this many classes can be placed by any plan (``scheduling.bound`` or CP-SAT's bound)."""
+    method: str = "whole_model"
+    """How the term was solved: ``whole_model`` (one CP-SAT model), ``neighbourhoods`` (too big for
+    one: ``scheduling.neighbourhoods``), ``greedy`` (the limit ended with the greedy plan) or
+    ``time_first`` (``scheduling.time_first``)."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +238,9 @@ class Progress:
     bound: float
     elapsed_s: float
     placed: int
+    stage: str = ""
+    """What the solver is doing: ``greedy``, ``bound``, ``placement``, ``quality``, ``neighbourhoods``, …"""
+    placed_bound: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def space_misfits(problem: Problem, space: Space, offer: ClassOffer) -> tuple[st
         misfits.append("capacity")
     if not offer.required_features <= space.features:
         misfits.append("features")
-    if offer.required_kind is not None and space.kind != offer.required_kind:
+    if offer.allowed_kinds and space.kind not in offer.allowed_kinds:
         misfits.append("kind")
     if (
         problem.max_travel_km is not None

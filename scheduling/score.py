@@ -95,3 +95,26 @@ def _share_gaps(problem: Problem, assignments: tuple[Assignment, ...]) -> int:
         n, mine = len(ids), sum(1 for c in ids if c in placed)
         gaps += -(-100 * abs(total * mine - n * overall) // (total * n))
     return gaps
+
+
+def soft_upper_bound(problem: Problem) -> int:
+    """More than the weighted soft penalty of any plan can be (each term bounded from the problem
+    alone): ``1 +`` this is a placement weight that puts one more placed class above all soft terms."""
+    sessions = sum(offer.sessions_per_week for offer in problem.classes)
+    farthest = (
+        problem.max_travel_km if problem.max_travel_km is not None else max(problem.travel_km.values(), default=0)
+    )
+    cohorts = {cohort for offer in problem.classes for cohort in offer.cohorts}
+    communities = {offer.community_id for offer in problem.classes if offer.community_id is not None}
+    bounds = {
+        "travel": sessions * (round(farthest) + 1),
+        "same_space": sessions,
+        "cohort_compactness": len(cohorts) * 7 * problem.units_per_day,
+        "teacher_balance": max((t.max_minutes_per_week for t in problem.teachers), default=0) // problem.grid_minutes,
+        "fairness": 100 * len(communities),
+        "skipped_weeks": sessions * problem.weeks,
+        "short_weekdays": sum(offer.min_weekdays or 0 for offer in problem.classes),
+        "isolated_sessions": sessions,
+        "over_capacity": sum(offer.sessions_per_week * offer.learners for offer in problem.classes),
+    }
+    return weighted_total(problem, bounds)

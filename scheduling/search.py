@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from .model import AllocationModel
-from .objective import units_left_out, unplaced_units
+from .objective import placed_at_most, units_left_out, unplaced_units
 from .placement import Choice, Plan, assignments_of
 from .problem import Progress
 from .score import penalties, weighted_total
@@ -68,6 +68,7 @@ class Search:
     on_progress: Callable[[Progress], None] | None
     stop: Callable[[], bool] | None
     first_solution_s: float | None = None
+    stage: str = "placement"
 
     @property
     def never_placed(self) -> int:
@@ -101,6 +102,7 @@ class Search:
     def improve(self, plan: Plan, unplaced_bound: int, until: float) -> Outcome:
         """Minimise the full objective keeping at least the plan's number of classes."""
         floor = float(self.placement_weight * unplaced_bound)
+        self.stage = "quality"
         if self.stopped():
             return Outcome(plan, cp_model.UNKNOWN, self.objective_of(plan), floor)
         self.m.model.add(unplaced_units(self.m.problem, self.m.placed) <= units_left_out(self.m.problem, plan))
@@ -133,7 +135,8 @@ class Search:
             self.first_solution_s = elapsed
         if self.on_progress is not None:
             objective, bound, placed = reading
-            self.on_progress(Progress(objective, bound, elapsed, placed))
+            at_most = placed_at_most(self.m.problem, math.floor(bound / self.placement_weight + 1e-9))
+            self.on_progress(Progress(objective, bound, elapsed, placed, self.stage, at_most))
 
     def _unplaced_bound(self, bound: float) -> int:
         return max(self.never_placed, math.ceil(bound - 1e-6)) if math.isfinite(bound) else self.never_placed

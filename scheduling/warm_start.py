@@ -9,7 +9,7 @@ copy of the model with those variables fixed: the soft terms' auxiliary variable
 values without this module knowing how each term is encoded.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ortools.sat.python import cp_model
 
@@ -19,12 +19,17 @@ from .placement import Occupancy, Plan, place_class
 from .problem import Problem
 
 
-def greedy_plan(problem: Problem, candidates: dict[int, ClassCandidates]) -> Plan:
+def greedy_plan(
+    problem: Problem, candidates: dict[int, ClassCandidates], stop: Callable[[], bool] | None = None
+) -> Plan:
+    """``stop()`` returning True ends the plan where it is (the classes placed so far)."""
     locked = {lock.class_id for lock in problem.locks}
     order = sorted(candidates.values(), key=lambda c: (c.offer.id not in locked, _choices_per_session(c), c.offer.id))
     occupancy = Occupancy(problem)
     plan = {}
     for class_candidates in order:
+        if stop is not None and stop():
+            break
         choices, _ = place_class(problem, class_candidates, occupancy)
         if choices is not None:
             for choice in choices:

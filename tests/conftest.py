@@ -139,9 +139,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def transport(db_url: str, clock: FakeClock) -> AsyncIterator[httpx.ASGITransport]:
+def settings_overrides() -> dict:
+    """Settings of the app under test besides its database; override with
+    ``@pytest.mark.parametrize("settings_overrides", [{"solver_memory_mb": 64}])``."""
+    return {}
+
+
+@pytest.fixture
+async def transport(db_url: str, clock: FakeClock, settings_overrides: dict) -> AsyncIterator[httpx.ASGITransport]:
     """The real app behind an in-process transport. ASGITransport runs requests concurrently in this loop."""
-    app = create_app(Settings(database_url=db_url), clock=clock)
+    app = create_app(Settings(database_url=db_url, **settings_overrides), clock=clock)
     lifespan = await start_lifespan(app)
     yield httpx.ASGITransport(app=app)
     await stop_lifespan(*lifespan)

@@ -21,6 +21,11 @@ def test_database_url_spellings():
     assert Settings.from_env({"DATABASE_URL": "sqlite:///y.db"}).database_url == "sqlite+aiosqlite:///y.db"
 
 
+def test_solver_memory_limit_setting():
+    assert Settings.from_env({}).solver_memory_mb == 2048
+    assert Settings.from_env({"VENUESHARE_SOLVER_MEMORY_MB": "512"}).solver_memory_mb == 512
+
+
 def run_cli(*args: str, database_url: str, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(

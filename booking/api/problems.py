@@ -26,8 +26,9 @@ HTTP_CODES = {
     429: "too_many_requests",
 }
 
-# Validation messages that carry their own code as "<code>: ..." (see booking/schemas/common.py).
-CODED_VALIDATION_MESSAGES = ("naive_datetime",)
+# Validation messages that carry their own code as "<code>: ..." (see booking/schemas/common.py),
+# with the title of the problem they become; the rest of the message becomes its detail.
+CODED_VALIDATION_MESSAGES = {"naive_datetime": "Invalid timestamp", "invalid_request": "Invalid request"}
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
@@ -55,11 +56,11 @@ def on_validation_error(_: Request, error: ValidationException) -> Response:
         }
         for item in (error.extra if isinstance(error.extra, list) else [])
     ]
-    for code in CODED_VALIDATION_MESSAGES:
+    for code, title in CODED_VALIDATION_MESSAGES.items():
         hits = [item for item in errors if item["message"].startswith(f"{code}:")]
         if hits:
             message = hits[0]["message"].split(":", 1)[1].strip()
-            return problem(HTTP_422_UNPROCESSABLE_ENTITY, code, "Invalid timestamp", message, errors=hits)
+            return problem(HTTP_422_UNPROCESSABLE_ENTITY, code, title, message, errors=hits)
     if not errors:  # the body could not be decoded at all
         return problem(400, "malformed_request", "Malformed request", error.detail)
     fields = ", ".join(item["field"] or "body" for item in errors)

@@ -18,6 +18,12 @@ class SpaceKind(StrEnum):
     field = "field"
     meeting_room = "meeting_room"
     studio = "studio"
+    seminar_room = "seminar_room"
+    music_room = "music_room"
+    art_room = "art_room"
+    dance_studio = "dance_studio"
+    activity_room = "activity_room"
+    multipurpose_room = "multipurpose_room"
 
 
 class Space(SQLModel, table=True):

@@ -42,7 +42,10 @@ class CommunityClass(SQLModel, table=True):
     session_minutes: int = 90
     learners: int = 10
     required_features: list[str] = Field(default_factory=list, sa_column=Column(JSONList, nullable=False))
-    required_kind: str | None = Field(default=None, max_length=40)
+    # Space kinds the class accepts; empty: any kind.
+    allowed_kinds: list[str] = Field(
+        default_factory=list, sa_column=Column(JSONList, nullable=False, server_default="[]")
+    )
     required_skill: str | None = Field(default=None, max_length=100)
     fixed_teacher_id: int | None = Field(default=None, foreign_key="teachers.id", ondelete="RESTRICT")
     preferred_region_ids: list[int] = Field(default_factory=list, sa_column=Column(JSONList, nullable=False))

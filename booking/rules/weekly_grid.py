@@ -5,6 +5,7 @@ term is the seven days from ``term_start + 7w``; a weekday's date in that week m
 term's end, in which case that week simply has no such day.
 """
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -45,23 +46,37 @@ def _unit_span(day: date, unit: int, grid_minutes: int, zone: ZoneInfo) -> Inter
     return start, start + timedelta(minutes=grid_minutes)
 
 
-def _inside(span: Interval, intervals: list[Interval]) -> bool:
-    return any(s <= span[0] and span[1] <= e for s, e in intervals)
+def _unit_starts(day: date, grid_minutes: int, zone: ZoneInfo) -> list[datetime]:
+    """The UTC start of each unit of a local day (a unit lasts ``grid_minutes``)."""
+    per_day = 1440 // grid_minutes
+    first = _unit_span(day, 0, grid_minutes, zone)[0]
+    next_midnight = _unit_span(day + timedelta(days=1), 0, grid_minutes, zone)[0]
+    if next_midnight - first == timedelta(days=1):  # no clock change that day: units follow each other
+        step = timedelta(minutes=grid_minutes)
+        return [first + index * step for index in range(per_day)]
+    return [_unit_span(day, index, grid_minutes, zone)[0] for index in range(per_day)]
 
 
-def _touches(span: Interval, intervals: list[Interval]) -> bool:
-    return any(s < span[1] and span[0] < e for s, e in intervals)
+def _units_inside(starts: list[datetime], length: timedelta, intervals: list[Interval]) -> set[int]:
+    """Indexes of the units lying wholly inside one of the intervals."""
+    return {i for s, e in intervals for i in range(bisect_left(starts, s), bisect_right(starts, e - length))}
+
+
+def _units_touching(starts: list[datetime], length: timedelta, intervals: list[Interval]) -> set[int]:
+    """Indexes of the units sharing some instant with one of the intervals."""
+    return {i for s, e in intervals for i in range(bisect_right(starts, s - length), bisect_left(starts, e))}
 
 
 def space_grid(
     calendar: SpaceCalendar, busy: list[Interval], term_start: date, term_end: date, grid_minutes: int
 ) -> tuple[frozenset[Unit], dict[Unit, frozenset[int]], dict[tuple[Unit, int], str]]:
-    """(open units, blocked weeks per open unit, why each blocked (unit, week) is blocked).
+    """(open units, blocked weeks per open unit, why each blocked (open unit, week) is blocked).
 
     A unit is open when it is usable in at least one week of the term; in the other weeks it is
-    blocked because the space is outside its hours then, closed, or already booked.
+    blocked because the space is outside its hours then, closed, or already booked. Each day's
+    hours, closures and bookings are turned into unit indexes by bisecting the day's unit starts.
     """
-    per_day = 1440 // grid_minutes
+    length = timedelta(minutes=grid_minutes)
     free_weeks: dict[Unit, set[int]] = {}
     reasons: dict[tuple[Unit, int], str] = {}
     busy = union(busy)
@@ -76,13 +91,16 @@ def space_grid(
             )
             closed = [c for c in calendar.closures if c[0] < day_span[1] and day_span[0] < c[1]]
             taken = [b for b in busy if b[0] < day_span[1] and day_span[0] < b[1]]
-            for index in range(per_day):
-                span = _unit_span(day, index, grid_minutes, calendar.zone)
-                if not _inside(span, opened):
+            starts = _unit_starts(day, grid_minutes, calendar.zone)
+            inside = _units_inside(starts, length, opened)
+            shut = _units_touching(starts, length, closed) if closed else set()
+            booked = _units_touching(starts, length, taken) if taken else set()
+            for index in range(len(starts)):
+                if index not in inside:
                     reason = OUTSIDE_OPENING_HOURS
-                elif _touches(span, closed):
+                elif index in shut:
                     reason = SPACE_CLOSED
-                elif _touches(span, taken):
+                elif index in booked:
                     reason = BOOKED
                 else:
                     free_weeks.setdefault((weekday, index), set()).add(week)
@@ -100,4 +118,4 @@ def space_grid(
         for unit, free in free_weeks.items()
         if weeks_with_day[unit[0]] - free
     }
-    return open_units, blocked, reasons
+    return open_units, blocked, {key: why for key, why in reasons.items() if key[0] in blocked}

@@ -4,7 +4,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import AfterValidator, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from sqlmodel import Field, SQLModel
 
 from booking.models import AllocationStatus, SpaceKind
@@ -55,7 +56,34 @@ class TeacherPublic(TeacherCreate):
     id: int
 
 
-class ClassCreate(SQLModel):
+def _distinct_kinds(kinds: list[SpaceKind]) -> list[SpaceKind]:
+    """The space kinds a class accepts are a set: like features, a repeated kind is removed, not
+    refused, and the list comes back sorted."""
+    return sorted(set(kinds))
+
+
+SpaceKinds = Annotated[list[SpaceKind], Field(max_length=20), AfterValidator(_distinct_kinds)]
+
+# "invalid_request:" makes this message the problem's detail (see booking/api/problems.py).
+REQUIRED_KIND_REPLACED = (
+    "invalid_request: required_kind was replaced by allowed_kinds, a list of space kinds (empty = any kind); "
+    'send e.g. "allowed_kinds": ["kitchen"]'
+)
+
+
+class ClassRequest(SQLModel):
+    """A class's create or update body. Unknown fields are ignored, but ``required_kind`` is refused:
+    a client that still sent it would otherwise get a class that accepts any kind of space."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_required_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "required_kind" in data:
+            raise PydanticCustomError("invalid_request", REQUIRED_KIND_REPLACED)
+        return data
+
+
+class ClassCreate(ClassRequest):
     title: Name
     category: str = Field(default="", max_length=100)
     target_group: str = Field(default="", max_length=100, description="e.g. elderly, youth, rural residents")
@@ -66,7 +94,7 @@ class ClassCreate(SQLModel):
     session_minutes: int = Field(default=90, ge=15, le=8 * 60)
     learners: int = Field(default=10, ge=1, le=10_000)
     required_features: Features = Field(default_factory=list)
-    required_kind: SpaceKind | None = None
+    allowed_kinds: SpaceKinds = Field(default_factory=list, description="space kinds it accepts; empty = any kind")
     required_skill: str | None = Field(default=None, max_length=100)
     fixed_teacher_id: int | None = None
     preferred_region_ids: Ids = Field(default_factory=list)
@@ -89,7 +117,7 @@ def check_term(term_start: date | None, term_end: date) -> date:
     return term_end
 
 
-class ClassUpdate(SQLModel):
+class ClassUpdate(ClassRequest):
     title: Name | None = None
     category: str | None = Field(default=None, max_length=100)
     target_group: str | None = Field(default=None, max_length=100)
@@ -97,7 +125,8 @@ class ClassUpdate(SQLModel):
     session_minutes: int | None = Field(default=None, ge=15, le=8 * 60)
     learners: int | None = Field(default=None, ge=1, le=10_000)
     required_features: Features | None = None
-    required_kind: SpaceKind | None = None
+    # Left out: unchanged. Null is refused: the column holds a list, and [] already means any kind.
+    allowed_kinds: SpaceKinds = Field(default=None)
     required_skill: str | None = Field(default=None, max_length=100)
     fixed_teacher_id: int | None = None
     preferred_region_ids: Ids | None = None

@@ -1,18 +1,21 @@
 """Allocations: build the allocator's Problem from the database, store its plan, commit it as bookings.
 
 The solve itself runs off the request (``booking/jobs.py``): ``load_term`` reads everything the
-run needs in one read transaction, ``plan`` (pure, in a worker thread) converts it and solves, and
-``store_result`` writes the outcome.
+run needs in one read transaction, ``build_problem`` and ``describe`` (pure, in a child process:
+``booking/solver_process.py``) convert it, solve and describe the plan, and ``store_result``
+writes the outcome.
 """
 
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
 import scheduling
 from booking.errors import Forbidden, InvalidRequest, InvalidStateTransition, NotFound, VenueshareError
@@ -47,6 +50,7 @@ GRID_MINUTES = 30
 TEACHER_SPEED_KMH = 20.0  # teachers' travel between venues, town roads and buses
 MAX_TRAVEL_KM = 10.0  # learners are not sent farther than this from their community
 ACTIVE = (AllocationStatus.queued.value, AllocationStatus.running.value)
+ERROR_LENGTH = 2000  # Allocation.error's column
 
 
 # ---- requests ---------------------------------------------------------------------------------
@@ -192,9 +196,25 @@ async def cancel_allocation(
 # ---- the run: load, plan (pure), store --------------------------------------------------------
 
 
+class Snapshot(SimpleNamespace):
+    """A row's field values copied out of its session, read by attribute like the row itself:
+    read-only, and picklable (the solve runs in another process)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a snapshot of a row is read-only: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a snapshot of a row is read-only: cannot delete {name}")
+
+
+def snapshot(row: SQLModel) -> Snapshot:
+    return Snapshot(**row.model_dump())
+
+
 @dataclass
 class Term:
-    """Everything one run needs, read from the database; plain values only."""
+    """Everything one run needs, read from the database; plain values only (it is pickled to the
+    solver process), teachers and classes as ``Snapshot``s of their rows."""
 
     allocation_id: int
     term_start: date
@@ -207,9 +227,9 @@ class Term:
     spaces: list[dict] = field(default_factory=list)
     calendars: dict[int, SpaceCalendar] = field(default_factory=dict)
     busy: dict[int, list[Interval]] = field(default_factory=dict)
-    teachers: list[Teacher] = field(default_factory=list)
+    teachers: list[Snapshot] = field(default_factory=list)
     teacher_busy: dict[int, list[Interval]] = field(default_factory=dict)
-    classes: list[CommunityClass] = field(default_factory=list)
+    classes: list[Snapshot] = field(default_factory=list)
     community_of: dict[int, int | None] = field(default_factory=dict)
     venue_points: dict[int, tuple[float, float]] = field(default_factory=dict)
     region_points: dict[int, tuple[float, float]] = field(default_factory=dict)
@@ -242,9 +262,19 @@ async def requeue_stale(session: AsyncSession, *, now: datetime) -> list[int]:
         if a.started_at is not None and a.started_at + timedelta(seconds=a.time_limit_s) + STALE_AFTER < now
     ]
     for allocation in stale:
-        allocation.status, allocation.started_at, allocation.progress = AllocationStatus.queued, None, None
+        _requeue(allocation)
     await session.flush()
     return [allocation.id for allocation in stale]
+
+
+async def requeue(session: AsyncSession, allocation_id: int) -> None:
+    """Put a run this process could not finish (it is shutting down) back in the queue."""
+    _requeue(await get_or_404(session, Allocation, allocation_id))
+    await session.flush()
+
+
+def _requeue(allocation: Allocation) -> None:
+    allocation.status, allocation.started_at, allocation.progress = AllocationStatus.queued, None, None
 
 
 async def load_term(session: AsyncSession, allocation_id: int) -> Term:
@@ -261,9 +291,8 @@ async def load_term(session: AsyncSession, allocation_id: int) -> Term:
         allocation.locks,
         allocation.forbids,
     )
-    term.classes = list(
-        await session.scalars(select(CommunityClass).where(CommunityClass.id.in_(allocation.class_ids)))
-    )
+    classes = await session.scalars(select(CommunityClass).where(CommunityClass.id.in_(allocation.class_ids)))
+    term.classes = [snapshot(c) for c in classes]
     rows = await session.execute(
         select(Space.id, Space.parent_id, Space.venue_id, Venue.region_id, Space.capacity, Space.kind, Space.features)
         .join(Venue, Venue.id == Space.venue_id)
@@ -274,7 +303,7 @@ async def load_term(session: AsyncSession, allocation_id: int) -> Term:
     term.calendars = await calendars(session, await venue_infos(session, space_ids), start, end)
     planned = select(ClassBooking.booking_id).where(ClassBooking.class_id.in_(allocation.class_ids))
     term.busy = await busy_by_space(session, space_ids, start, end, except_bookings=planned)
-    term.teachers = list(await session.scalars(select(Teacher).order_by(Teacher.id)))
+    term.teachers = [snapshot(t) for t in await session.scalars(select(Teacher).order_by(Teacher.id))]
     term.teacher_busy = await _teacher_busy(session, start, end, exclude_classes=allocation.class_ids)
     organisations = dict((await session.execute(select(Organisation.id, Organisation.region_id))).all())
     term.community_of = {
@@ -374,7 +403,7 @@ def build_problem(term: Term) -> tuple[scheduling.Problem, dict]:
             length_units=math.ceil(c.session_minutes / GRID_MINUTES),
             learners=c.learners,
             required_features=frozenset(c.required_features),
-            required_kind=c.required_kind,
+            allowed_kinds=frozenset(c.allowed_kinds),
             required_skill=c.required_skill,
             fixed_teacher_id=c.fixed_teacher_id,
             preferred_region_ids=frozenset(c.preferred_region_ids),
@@ -465,6 +494,8 @@ def describe(term: Term, solution: scheduling.Solution, reasons: dict) -> dict[s
         "wall_time_s": round(solution.wall_time_s, 3),
         "first_feasible_s": solution.first_feasible_s,
         "placed": solution.placed_count,
+        "placed_bound": solution.placed_bound,
+        "method": solution.method,
         "total": len(term.classes),
         "classes": [
             {"class_id": class_id, "title": titles[class_id], "sessions": found}
@@ -488,6 +519,10 @@ def _skip_reason(why: dict, assignment: scheduling.Assignment, week: int, sessio
 async def store_progress(session: AsyncSession, allocation_id: int, progress: dict) -> bool:
     """Record progress; True when staff asked to cancel the run."""
     await session.execute(update(Allocation).where(Allocation.id == allocation_id).values(progress=progress))
+    return await cancel_requested(session, allocation_id)
+
+
+async def cancel_requested(session: AsyncSession, allocation_id: int) -> bool:
     return bool(await session.scalar(select(Allocation.cancel_requested).where(Allocation.id == allocation_id)))
 
 
@@ -501,6 +536,8 @@ async def store_result(
         allocation.status = AllocationStatus.cancelled
     else:
         allocation.status = AllocationStatus.done
+    if error is not None and len(error) > ERROR_LENGTH:  # a solver's message may be long; the column is not
+        error = error[: ERROR_LENGTH - 1] + "…"
     allocation.result, allocation.error, allocation.finished_at = result, error, now
     await session.flush()
 

@@ -1,14 +1,19 @@
 """A term of classes through the allocator, end to end: create, poll, lock, forbid, re-run, commit."""
 
 import asyncio
+import multiprocessing
+import pickle
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.app import create_app
 from booking.config import Settings
 from booking.models import Allocation
+from booking.services import allocations
 from tests.conftest import start_lifespan, stop_lifespan
 
 TERM = {"term_start": "2027-03-01", "term_end": "2027-04-25"}  # eight weeks, Monday to Sunday
@@ -254,3 +259,162 @@ async def test_list_runs_newest_first(make, district):
 
     assert [a["id"] for a in listed["items"]] == [second["id"], first["id"]]
     assert {a["status"] for a in done["items"]} == {"done"}
+
+
+async def test_a_class_is_placed_only_in_a_space_of_a_kind_it_accepts(make):
+    client = make.client
+    root = await make.region()
+    home = await make.region(name="江滨街道", level="town", parent_id=root["id"])
+    owner = await make.organisation(kind="community_school", region_id=home["id"])
+    # At the learners' door only kinds the classes refuse; the kinds they accept are a few km away.
+    near = await make.venue(region_id=home["id"], owner_id=owner["id"], latitude=30.20, longitude=120.20)
+    far = await make.venue(
+        name="临江区图书馆", region_id=root["id"], owner_id=owner["id"], latitude=30.23, longitude=120.20
+    )
+    for venue in (near, far):
+        await client.put(
+            f"/venues/{venue['id']}/opening-hours",
+            json=[{"weekday": d, "opens": "08:00", "closes": "22:00"} for d in range(7)],
+        )
+    refused = [
+        await make.space(venue_id=near["id"], name="Studio", kind="studio", capacity=40),
+        await make.space(venue_id=near["id"], name="Hall", kind="hall", capacity=100),
+    ]
+    accepted = [
+        await make.space(venue_id=far["id"], name="Classroom", kind="classroom", capacity=40),
+        await make.space(venue_id=far["id"], name="Reading room", kind="reading_room", capacity=40),
+    ]
+    for name in ("王老师", "李老师"):
+        await created(await client.post("/teachers", json={"name": name, "skills": ["english"]}))
+    talk = {
+        "organisation_id": owner["id"],
+        **TERM,
+        "learners": 20,
+        "required_skill": "english",
+        "preferred_region_ids": [home["id"]],
+        # One weekly slot for both: they need two spaces at once.
+        "allowed_windows": [{"weekday": 2, "opens": "19:00", "closes": "20:30"}],
+        "allowed_kinds": ["reading_room", "classroom"],
+    }
+    corners = [await created(await client.post("/classes", json={**talk, "title": f"英语角{n}"})) for n in "AB"]
+    cooking = await created(
+        await client.post("/classes", json={**talk, "title": "家常菜", "allowed_kinds": ["kitchen", "workshop"]})
+    )
+
+    run = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 10}))
+    done = await finished(client, run["id"])
+
+    assert done["status"] == "done", done
+    result = done["result"]
+    assert [u["class_id"] for u in result["unplaced"]] == [cooking["id"]]
+    assert result["unplaced"][0]["reasons"][0] == "no_space_fits"
+    used = {s["space_id"] for c in result["classes"] for s in c["sessions"]}
+    assert {c["class_id"] for c in result["classes"]} == {c["id"] for c in corners}
+    assert used == {space["id"] for space in accepted}
+    assert used.isdisjoint(space["id"] for space in refused)
+
+
+async def test_a_term_reaches_the_solver_process_as_plain_values(make, district, engine):
+    run = await created(await make.client.post("/allocations", json={**TERM, "time_limit_s": 10}))
+    async with AsyncSession(engine) as session:
+        term = await allocations.load_term(session, run["id"])
+
+    copy = pickle.loads(pickle.dumps(term))
+
+    assert copy == term
+    assert {c.title for c in copy.classes} == {"老年书法班", "晚间健身操", "千人广场舞"}
+    assert [t.skills for t in copy.teachers] == [["calligraphy"], ["fitness"]]
+    assert copy.calendars[district["studio"]["id"]].closures  # the holiday on 2027-04-05
+    with pytest.raises(AttributeError):
+        copy.classes[0].learners = 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"solver_memory_mb": 64}])
+async def test_a_solver_out_of_memory_fails_its_run_and_the_api_goes_on(make, district):
+    client = make.client
+    first = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 10}))
+
+    failed = await finished(client, first["id"])
+
+    assert failed["status"] == "failed" and failed["result"] is None
+    assert "memory" in failed["error"] and "64 MB" in failed["error"], failed["error"]
+    assert (await client.get("/classes")).status_code == 200
+    second = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 10}))
+    assert (await finished(client, second["id"]))["status"] == "failed"  # the runner goes on
+
+
+@pytest.fixture
+async def crowded_term(make):
+    """Forty classes of two sessions a week for six spaces and eight teachers: far more than a
+    minute's search can settle."""
+    client = make.client
+    town = await make.region(name="江滨街道", level="town", parent_id=(await make.region())["id"])
+    owner = await make.organisation(kind="community_school", region_id=town["id"])
+    for v in range(2):
+        venue = await make.venue(region_id=town["id"], owner_id=owner["id"], latitude=30.2 + v / 50, longitude=120.2)
+        for s in range(3):
+            await make.space(venue_id=venue["id"], name=f"Room {s}", capacity=20 + 10 * s)
+    skills = ["calligraphy", "fitness", "singing", "painting"]
+    for t in range(8):
+        await created(await client.post("/teachers", json={"name": f"老师{t}", "skills": skills[t % 4 :][:2]}))
+    for c in range(40):
+        body = {
+            "organisation_id": owner["id"],
+            **TERM,
+            "title": f"班级{c}",
+            "sessions_per_week": 2,
+            "session_minutes": 90,
+            "learners": 10 + c % 20,
+            "required_skill": skills[c % 4],
+            "preferred_region_ids": [town["id"]],
+            "allowed_windows": [{"weekday": d, "opens": "09:00", "closes": "21:00"} for d in range(7)],
+            "cohorts": [f"cohort{c % 5}"],
+        }
+        await created(await client.post("/classes", json=body))
+
+
+async def test_cancelling_a_running_solve_ends_it_within_two_seconds(make, crowded_term):
+    client = make.client
+    run = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 60}))
+    for _ in range(600):  # until the solver reports: its process has started and is searching
+        running = (await client.get(f"/allocations/{run['id']}")).json()
+        if running["status"] not in ("queued", "running") or "objective" in (running["progress"] or {}):
+            break
+        await asyncio.sleep(0.1)
+    assert running["status"] == "running" and "objective" in running["progress"], running
+    await asyncio.sleep(1.5)
+    later = (await client.get(f"/allocations/{run['id']}")).json()["progress"]
+    assert later["elapsed_s"] > running["progress"]["elapsed_s"]  # rewritten every second, new plan or not
+
+    asked = time.monotonic()
+    assert (await client.post(f"/allocations/{run['id']}/cancel")).status_code == 200
+    while (final := (await client.get(f"/allocations/{run['id']}")).json())["status"] == "running":
+        if time.monotonic() - asked > 10:  # 2 s on an idle machine; the bound leaves room for a busy one
+            break
+        await asyncio.sleep(0.05)
+    took = time.monotonic() - asked
+
+    assert final["status"] == "cancelled", f"{final['status']} {took:.2f} s after the cancel: {final}"
+    if final["result"] is not None:  # the best plan found before the stop
+        assert final["result"]["total"] == 40 and len(final["result"]["classes"]) == final["result"]["placed"]
+
+
+async def test_shutting_down_stops_the_solver_process_and_leaves_no_run_running(make, crowded_term, transport):
+    client = make.client
+    run = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 60}))
+    for _ in range(600):  # progress is written once the solver process started
+        if (await client.get(f"/allocations/{run['id']}")).json()["progress"] is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert multiprocessing.active_children(), "the run's solver process"
+
+    transport.app.state.allocation_runner.stop()  # what the app's shutdown does first
+    for _ in range(100):
+        final = (await client.get(f"/allocations/{run['id']}")).json()
+        if final["status"] != "running":
+            break
+        await asyncio.sleep(0.1)
+
+    # Stopped, it answers with its best plan so far; killed, its run goes back to the queue.
+    assert final["status"] in ("done", "queued"), final
+    assert multiprocessing.active_children() == []

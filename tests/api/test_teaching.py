@@ -28,6 +28,7 @@ def class_body(organisation_id: int, **overrides) -> dict:
         "session_minutes": 90,
         "learners": 20,
         "required_features": ["Step-free"],
+        "allowed_kinds": ["studio", "classroom", "studio"],
         "required_skill": "calligraphy",
         "allowed_windows": [{"weekday": d, "opens": "08:30", "closes": "16:00"} for d in range(5)],
         "cohorts": ["elderly-jiangbin"],
@@ -74,8 +75,11 @@ async def test_class_crud(make):
     assert created.status_code == 201, created.text
     offer = created.json()
     assert offer["required_features"] == ["step-free"]
-    patched = await make.client.patch(f"/classes/{offer['id']}", json={"learners": 25})
-    assert patched.json()["learners"] == 25
+    assert offer["allowed_kinds"] == ["classroom", "studio"]  # a set: repeats dropped, sorted
+    patched = await make.client.patch(f"/classes/{offer['id']}", json={"learners": 25, "allowed_kinds": []})
+    assert (patched.json()["learners"], patched.json()["allowed_kinds"]) == (25, [])
+    unset = await make.client.patch(f"/classes/{offer['id']}", json={"allowed_kinds": None})
+    assert (unset.status_code, unset.json()["code"]) == (422, "invalid_request")
     in_term = (await make.client.get("/classes", params={"term_start": "2027-06-01", "term_end": "2027-09-01"})).json()
     assert [c["id"] for c in in_term["items"]] == [offer["id"]]
     later = (await make.client.get("/classes", params={"term_start": "2027-07-01", "term_end": "2027-09-01"})).json()
@@ -91,7 +95,9 @@ async def test_class_crud(make):
         ({"term_end": "2028-06-30"}, "invalid_request"),
         ({"sessions_per_week": 8}, "invalid_request"),
         ({"session_minutes": 5}, "invalid_request"),
-        ({"required_kind": "castle"}, "invalid_request"),
+        ({"allowed_kinds": ["castle"]}, "invalid_request"),
+        ({"allowed_kinds": "classroom"}, "invalid_request"),
+        ({"allowed_kinds": ["classroom"] * 21}, "invalid_request"),
         ({"preferred_region_ids": [999]}, "invalid_request"),
         ({"fixed_teacher_id": 999}, "not_found"),
         ({"organisation_id": 999}, "not_found"),
@@ -104,3 +110,19 @@ async def test_bad_classes(make, change, code):
 
     assert response.json()["code"] == code, response.text
     assert (await make.client.get("/classes")).json()["total"] == 0
+
+
+async def test_required_kind_is_refused_with_a_pointer_to_allowed_kinds(make):
+    org = await make.organisation()
+    offer = (await make.client.post("/classes", json=class_body(org["id"]))).json()
+
+    created = await make.client.post("/classes", json=class_body(org["id"], required_kind="kitchen"))
+    patched = await make.client.patch(f"/classes/{offer['id']}", json={"required_kind": None})
+
+    for response in (created, patched):
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "invalid_request"
+        assert "allowed_kinds" in response.json()["detail"]
+    assert (await make.client.get(f"/classes/{offer['id']}")).json() == offer
+    assert (await make.client.get("/classes")).json()["total"] == 1

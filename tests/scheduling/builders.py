@@ -80,6 +80,19 @@ def solved(problem: Problem, **options: Any) -> Solution:
     return solution
 
 
+PROOF_LIMIT_S = 600.0
+"""Far beyond what the small problems of the tests need to be proven optimal (milliseconds): the
+wall clock never decides the outcome, however loaded the machine."""
+
+
+def proven(problem: Problem, **options: Any) -> Solution:
+    """Solve a problem small enough to be proven optimal at once, with one worker in CP-SAT's
+    deterministic mode (the same plan every run), and insist it was."""
+    solution = solved(problem, **{"time_limit_s": PROOF_LIMIT_S, "workers": 1, "deterministic": True, **options})
+    assert solution.status == "optimal"
+    return solution
+
+
 def placed_ids(solution: Solution) -> set[int]:
     return {a.class_id for a in solution.assignments}
 

@@ -48,13 +48,15 @@ def test_features_missing():
 def test_kind_matches():
     problem = make_problem(
         spaces=(make_space(1), make_space(2, kind="kitchen")),
-        classes=(make_class(required_kind="kitchen"),),
+        classes=(make_class(allowed_kinds=frozenset({"kitchen"})),),
     )
     assert [a.space_id for a in solved(problem).assignments] == [2]
 
 
 def test_kind_differs():
-    problem = make_problem(spaces=(make_space(kind="classroom"),), classes=(make_class(required_kind="kitchen"),))
+    problem = make_problem(
+        spaces=(make_space(kind="classroom"),), classes=(make_class(allowed_kinds=frozenset({"kitchen"})),)
+    )
     assert reasons_of(solved(problem), 1) == ("no_space_fits",)
 
 
@@ -228,7 +230,10 @@ def test_courts_of_a_divisible_hall_are_used_side_by_side():
     problem = make_problem(
         spaces=(hall, *courts),
         teachers=(make_teacher(1), make_teacher(2)),
-        classes=(make_class(1, allowed_units=slot, required_kind="court"), make_class(2, allowed_units=slot)),
+        classes=(
+            make_class(1, allowed_units=slot, allowed_kinds=frozenset({"court"})),
+            make_class(2, allowed_units=slot),
+        ),
     )
     assert {a.space_id for a in solved(problem).assignments} == {2, 3}
 
@@ -317,8 +322,12 @@ def _back_to_back_at_two_venues(second_starts_at: float, travel: dict):
     return make_problem(
         spaces=(make_space(1, venue_id=10), make_space(2, venue_id=20, kind="lab")),
         classes=(
-            make_class(1, allowed_units=hours([MONDAY], 9, 10), required_kind="classroom"),
-            make_class(2, allowed_units=hours([MONDAY], second_starts_at, second_starts_at + 1), required_kind="lab"),
+            make_class(1, allowed_units=hours([MONDAY], 9, 10), allowed_kinds=frozenset({"classroom"})),
+            make_class(
+                2,
+                allowed_units=hours([MONDAY], second_starts_at, second_starts_at + 1),
+                allowed_kinds=frozenset({"lab"}),
+            ),
         ),
         venue_travel_minutes=travel,
     )

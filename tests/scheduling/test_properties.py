@@ -71,7 +71,7 @@ def classes(draw, class_id: int) -> ClassOffer:
         sessions_per_week=draw(st.integers(1, 2)),
         length_units=draw(st.integers(1, 2)),
         learners=draw(st.sampled_from((5, 15, 20))),
-        required_kind=draw(st.sampled_from((None, None, *KINDS))),
+        allowed_kinds=frozenset(draw(st.sets(st.sampled_from(KINDS), max_size=2))),
         required_skill=draw(st.sampled_from(SKILLS)),
         allowed_units=draw(windows(longest=4)),
         cohorts=frozenset(draw(st.sets(st.just("east"), max_size=1))),
