@@ -13,7 +13,7 @@ Rounds of three kinds, from the plan so far:
   times; a teacher's travel from or to a kept session becomes a forbidden space-teacher pair),
   and each teacher keeps the weekly minutes the kept sessions leave. The freed classes'
   candidate booleans are counted before the model is built and kept under ``ROUND_BOOLEANS``,
-  far below ``scheduling.size.MODEL_BUDGET``.
+  below ``scheduling.size.MODEL_BUDGET``.
 
 A round's plan becomes the current one when it places at least as many placement units; the
 best plan seen (fewest units left out, then the lowest weighted soft penalty) is returned, so

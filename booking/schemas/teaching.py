@@ -45,11 +45,12 @@ class TeacherUpdate(SQLModel):
     name: Name | None = None
     kind: TeacherKind | None = None
     organisation_id: int | None = None
-    skills: Features | None = None
-    availability: Windows | None = None
+    # Lists may be left out (unchanged), never null: the columns hold lists.
+    skills: Features = Field(default=None)
+    availability: Windows = Field(default=None)
     max_minutes_per_week: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     home_region_id: int | None = None
-    refused_venue_ids: Ids | None = None
+    refused_venue_ids: Ids = Field(default=None)
 
 
 class TeacherPublic(TeacherCreate):
@@ -124,14 +125,14 @@ class ClassUpdate(ClassRequest):
     sessions_per_week: int | None = Field(default=None, ge=1, le=7)
     session_minutes: int | None = Field(default=None, ge=15, le=8 * 60)
     learners: int | None = Field(default=None, ge=1, le=10_000)
-    required_features: Features | None = None
-    # Left out: unchanged. Null is refused: the column holds a list, and [] already means any kind.
+    # Lists may be left out (unchanged), never null: the columns hold lists ([] already means any).
+    required_features: Features = Field(default=None)
     allowed_kinds: SpaceKinds = Field(default=None)
     required_skill: str | None = Field(default=None, max_length=100)
     fixed_teacher_id: int | None = None
-    preferred_region_ids: Ids | None = None
-    allowed_windows: Windows | None = None
-    cohorts: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)] | None = None
+    preferred_region_ids: Ids = Field(default=None)
+    allowed_windows: Windows = Field(default=None)
+    cohorts: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)] = Field(default=None)
 
 
 class ClassPublic(ClassCreate):

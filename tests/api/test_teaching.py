@@ -78,8 +78,13 @@ async def test_class_crud(make):
     assert offer["allowed_kinds"] == ["classroom", "studio"]  # a set: repeats dropped, sorted
     patched = await make.client.patch(f"/classes/{offer['id']}", json={"learners": 25, "allowed_kinds": []})
     assert (patched.json()["learners"], patched.json()["allowed_kinds"]) == (25, [])
-    unset = await make.client.patch(f"/classes/{offer['id']}", json={"allowed_kinds": None})
-    assert (unset.status_code, unset.json()["code"]) == (422, "invalid_request")
+    for field in ("allowed_kinds", "required_features", "preferred_region_ids", "allowed_windows", "cohorts"):
+        unset = await make.client.patch(f"/classes/{offer['id']}", json={field: None})
+        assert (unset.status_code, unset.json()["code"]) == (422, "invalid_request"), field
+    for field in ("skills", "availability", "refused_venue_ids"):
+        unset = await make.client.patch(f"/teachers/{teacher['id']}", json={field: None})
+        assert (unset.status_code, unset.json()["code"]) == (422, "invalid_request"), field
+    assert (await make.client.get(f"/classes/{offer['id']}")).json()["allowed_kinds"] == []
     in_term = (await make.client.get("/classes", params={"term_start": "2027-06-01", "term_end": "2027-09-01"})).json()
     assert [c["id"] for c in in_term["items"]] == [offer["id"]]
     later = (await make.client.get("/classes", params={"term_start": "2027-07-01", "term_end": "2027-09-01"})).json()
