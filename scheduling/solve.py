@@ -6,9 +6,11 @@
    are counted and decide the way the term is solved (``Solution.method``):
    - ``whole_model`` (up to ``MODEL_BUDGET``): one CP-SAT model from a greedy plan, its two
      search phases (``scheduling.search``);
-   - ``neighbourhoods`` (above it): a greedy plan, a bound on the classes any plan can place
-     (``scheduling.bound``), then CP-SAT on neighbourhoods of the plan, each under the budget
-     (``scheduling.neighbourhoods``);
+   - ``neighbourhoods`` (above it, or when building one model would take half the limit): a
+     greedy plan, ejections (``scheduling.ejection``), a bound on the classes any plan can place
+     (``scheduling.bound``), then ejections, swaps and CP-SAT on neighbourhoods of the plan, each
+     under the budget (``scheduling.neighbourhoods``);
+   - ``greedy``: the limit (or ``stop()``) ended before anything but the greedy plan;
    - ``time_first`` (asked for, for CB-CTT-like timetables): times, then spaces
      (``scheduling.time_first``), then annealing (``scheduling.anneal``).
 
