@@ -42,7 +42,6 @@ def placed_upper_bound(
     plan: Plan | None = None,
     *,
     until: float,
-    workers: int = 2,
     seed: int = 0,
     stop: Callable[[], bool] | None = None,
 ) -> int:

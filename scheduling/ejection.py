@@ -22,14 +22,6 @@ MAX_TRIES = 60
 """Sets of classes to eject tried per call, fewest first."""
 
 
-def occupancy_of(problem: Problem, plan: Plan) -> Occupancy:
-    occupancy = Occupancy(problem)
-    for class_id, choices in plan.items():
-        for choice in choices:
-            occupancy.add(class_id, choice)
-    return occupancy
-
-
 def holders_by_start(
     problem: Problem, candidates: ClassCandidates, occupancy: Occupancy
 ) -> Iterator[tuple[int, frozenset[int]]]:
@@ -55,11 +47,11 @@ def eject_and_place(
     move). Up to ``spare`` of the ejected classes may be left out (a swap, when it is 1)."""
     target = candidates[class_id]
     locked = {lock.class_id for lock in problem.locks}
-    occupancy = occupancy_of(problem, plan)
+    occupancy = Occupancy.of_plan(problem, plan)
     sets = {h for _, h in holders_by_start(problem, target, occupancy) if 0 < len(h) <= MAX_EJECTED and not h & locked}
     for ejected in sorted(sets, key=lambda h: (len(h), rng.random()))[:MAX_TRIES]:
         current = {c: choices for c, choices in plan.items() if c not in ejected}
-        around = occupancy_of(problem, current)
+        around = Occupancy.of_plan(problem, current)
         placed, _ = place_class(problem, target, around)
         if placed is None:
             continue

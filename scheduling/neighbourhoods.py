@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from ortools.sat.python import cp_model
 
 from .candidates import ClassCandidates, SessionOption
-from .ejection import eject_and_place, holders_by_start, occupancy_of
+from .ejection import eject_and_place, holders_by_start
 from .model import build_model
 from .objective import set_objective, units_left_out, unplaced_units
 from .placement import Choice, Occupancy, Plan
@@ -137,7 +137,7 @@ class Neighbourhoods:
         target = self.candidates[rng.choice(unplaced)]
         offer = target.offer
         cheapest: dict[int, tuple[int, float, frozenset[int]]] = {}
-        for weekday, holders in holders_by_start(self.problem, target, occupancy_of(self.problem, plan)):
+        for weekday, holders in holders_by_start(self.problem, target, Occupancy.of_plan(self.problem, plan)):
             ranked = (len(holders), rng.random(), holders)
             if weekday not in cheapest or ranked[:2] < cheapest[weekday][:2]:
                 cheapest[weekday] = ranked
@@ -181,7 +181,7 @@ class Neighbourhoods:
     def _replan(self, plan: Plan, freed: list[int], *, until: float, seed: int) -> Plan | None:
         """The plan with the freed classes re-planned by CP-SAT around the others (None if none found)."""
         kept = {c: choices for c, choices in plan.items() if c not in freed}
-        occupancy = occupancy_of(self.problem, kept)
+        occupancy = Occupancy.of_plan(self.problem, kept)
         sub = around(self.problem, freed, occupancy)
         candidates = {c: free_candidates(sub, self.candidates[c], occupancy) for c in freed}
         m = build_model(sub, candidates=candidates)
@@ -246,7 +246,7 @@ def _free_option(problem: Problem, option: SessionOption, offer, occupancy: Occu
     if occupancy.time_blockers(offer, d, s):
         return None
     spaces = tuple(sp for sp in option.spaces if not occupancy.space_blockers(offer, d, s, sp))
-    teachers = tuple(t for t in option.teachers if not _teacher_busy(problem, offer, d, s, t, occupancy))
+    teachers = tuple(t for t in option.teachers if not _teacher_busy(offer, d, s, t, occupancy))
     if not spaces or not teachers:
         return None
     too_far = frozenset(
@@ -274,9 +274,7 @@ def _free_option(problem: Problem, option: SessionOption, offer, occupancy: Occu
     )
 
 
-def _teacher_busy(
-    problem: Problem, offer, weekday: int, start_unit: int, teacher_id: int, occupancy: Occupancy
-) -> bool:
+def _teacher_busy(offer, weekday: int, start_unit: int, teacher_id: int, occupancy: Occupancy) -> bool:
     """Kept sessions hold the teacher then (weekly minutes are the sub-problem's business)."""
     return any(
         (teacher_id, weekday, unit) in occupancy.teacher_holder

@@ -47,6 +47,14 @@ class Occupancy:
             occupancy.add(a.class_id, Choice(a.weekday, a.start_unit, a.space_id, a.teacher_id))
         return occupancy
 
+    @classmethod
+    def of_plan(cls, problem: Problem, plan: "Plan") -> "Occupancy":
+        occupancy = cls(problem)
+        for class_id, choices in plan.items():
+            for choice in choices:
+                occupancy.add(class_id, choice)
+        return occupancy
+
     def add(self, class_id: int, choice: Choice) -> None:
         offer = self.problem.class_by_id[class_id]
         space = self.problem.space_by_id[choice.space_id]

@@ -42,7 +42,10 @@ class ProblemTooLarge(ValueError):
 def estimated_choices(problem: Problem) -> int:
     """Σ over classes of allowed starts × fitting spaces: an upper bound on the (start, space)
     choices the candidates will hold (opening hours and blocked weeks only remove some)."""
-    return sum(_allowed_starts(offer) * _fitting_spaces(problem, offer) for offer in problem.classes)
+    return sum(
+        len(problem.starts_within(offer.allowed_units, offer.length_units)) * _fitting_spaces(problem, offer)
+        for offer in problem.classes
+    )
 
 
 def check_size(problem: Problem) -> int:
@@ -69,11 +72,6 @@ def class_booleans(candidates: ClassCandidates) -> int:
 
 def model_booleans(candidates: Iterable[ClassCandidates]) -> int:
     return 1 + sum(class_booleans(c) for c in candidates)
-
-
-def _allowed_starts(offer: ClassOffer) -> int:
-    units = offer.allowed_units
-    return sum(all((day, unit + i) in units for i in range(1, offer.length_units)) for day, unit in units)
 
 
 def _fitting_spaces(problem: Problem, offer: ClassOffer) -> int:

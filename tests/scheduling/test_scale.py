@@ -126,7 +126,7 @@ def test_bound_is_never_below_a_proven_optimum():
         classes=tuple(make_class(i, allowed_units=hours([MONDAY], 9, 10), length_units=2) for i in range(1, 5)),
     )
     best = proven(problem)
-    bound = placed_upper_bound(problem, _placeable(problem), until=time.perf_counter() + 600, workers=1)
+    bound = placed_upper_bound(problem, _placeable(problem), until=time.perf_counter() + 600)
     assert best.placed_count == 2 == bound  # two spaces, one slot
 
 
@@ -136,7 +136,7 @@ def test_bound_counts_a_teacher_group_weekly_minutes():
         teachers=(make_teacher(1, max_minutes_per_week=120),),
         classes=tuple(make_class(i, length_units=2) for i in range(1, 4)),  # 60 minutes each
     )
-    assert placed_upper_bound(problem, _placeable(problem), until=time.perf_counter() + 600, workers=1) == 2
+    assert placed_upper_bound(problem, _placeable(problem), until=time.perf_counter() + 600) == 2
 
 
 @pytest.mark.parametrize("seed", [3, 4])
