@@ -164,3 +164,39 @@ class FetchFailed(VenueshareError):
 
 class ImportConflict(VenueshareError):
     status, code, title = 409, "import_conflict", "Another import of this calendar ran at the same time"
+
+
+class NotAResident(VenueshareError):
+    status, code, title = 403, "not_a_resident", "No resident profile"
+
+
+class EnrolmentClosed(VenueshareError):
+    status, code, title = 409, "enrolment_closed", "Enrolment is not open"
+
+
+class AlreadyApplied(VenueshareError):
+    status, code, title = 409, "already_applied", "Already applied to this class"
+
+
+class TermLimitReached(VenueshareError):
+    status, code, title = 409, "term_limit_reached", "At the limit of classes this term"
+
+
+class ClassFull(VenueshareError):
+    status, code, title = 409, "class_full", "No seats left"
+
+
+class NotEligible(VenueshareError):
+    status, code, title = 403, "not_eligible", "Outside the class's target group"
+
+
+class SeedMismatch(VenueshareError):
+    status, code, title = 422, "seed_mismatch", "The seed does not match its commitment"
+
+
+class AttendanceLocked(VenueshareError):
+    status, code, title = 409, "attendance_locked", "Attendance can no longer be changed"
+
+
+class WrongCode(VenueshareError):
+    status, code, title = 422, "wrong_code", "Wrong check-in code"

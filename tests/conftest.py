@@ -30,6 +30,13 @@ from tests.factories import Factory
 BACKENDS = ("sqlite", "postgresql")
 UNUSABLE_PASSWORD = "!"  # not an argon2 hash: nobody signs in with a password as these users
 TABLES = (
+    "learning_events",
+    "session_codes",
+    "attendance",
+    "applications",
+    "enrolment_policies",
+    "resident_agents",
+    "residents",
     "outbox",
     "booking_events",
     "policies",

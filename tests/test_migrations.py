@@ -34,6 +34,13 @@ TABLES = {
     "policies",
     "booking_events",
     "outbox",
+    "residents",
+    "resident_agents",
+    "enrolment_policies",
+    "applications",
+    "attendance",
+    "session_codes",
+    "learning_events",
 }
 
 

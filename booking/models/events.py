@@ -39,13 +39,15 @@ class BookingEvent(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A booking event waiting to be delivered (mail, webhooks), written in the same transaction."""
+    """A booking or enrolment event waiting to be delivered (mail, webhooks), written in the same transaction."""
 
     __tablename__ = "outbox"
 
     id: int | None = Field(default=None, primary_key=True)
-    topic: str = Field(max_length=50)  # e.g. "booking.confirmed"
-    booking_id: int = Field(index=True)  # no foreign key: a message outlives what it talks about
+    topic: str = Field(max_length=50)  # e.g. "booking.confirmed", "enrolment.promoted"
+    # No foreign keys: a message outlives what it talks about. A booking's or a class's.
+    booking_id: int | None = Field(default=None, index=True)
+    class_id: int | None = Field(default=None, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONList, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

@@ -24,6 +24,10 @@ class Teacher(SQLModel, table=True):
     max_minutes_per_week: int = 600
     home_region_id: int | None = Field(default=None, foreign_key="regions.id", ondelete="RESTRICT")
     refused_venue_ids: list[int] = Field(default_factory=list, sa_column=Column(JSONList, nullable=False))
+    # What the public catalogue shows (e.g. "王老师"); the name itself stays with staff.
+    display_name: str = Field(default="", max_length=100)
+    # The account that teaches as this teacher: records attendance, shows check-in codes.
+    user_id: int | None = Field(default=None, foreign_key="users.id", unique=True, ondelete="SET NULL")
 
 
 class CommunityClass(SQLModel, table=True):

@@ -39,6 +39,8 @@ class TeacherCreate(SQLModel):
     max_minutes_per_week: int = Field(default=600, ge=0, le=7 * 24 * 60)
     home_region_id: int | None = None
     refused_venue_ids: Ids = Field(default_factory=list)
+    display_name: str = Field(default="", max_length=100, description="shown in the public catalogue, e.g. 王老师")
+    user_id: int | None = Field(default=None, description="the account that teaches as this teacher")
 
 
 class TeacherUpdate(SQLModel):
@@ -51,6 +53,8 @@ class TeacherUpdate(SQLModel):
     max_minutes_per_week: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     home_region_id: int | None = None
     refused_venue_ids: Ids = Field(default=None)
+    display_name: str | None = Field(default=None, max_length=100)
+    user_id: int | None = None
 
 
 class TeacherPublic(TeacherCreate):

@@ -6,7 +6,7 @@ from sqlalchemy import false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import InvalidRequest, NotFound
-from booking.models import CommunityClass, Organisation, Region, Teacher, Venue
+from booking.models import CommunityClass, Organisation, Region, Teacher, User, Venue
 from booking.rules.permissions import Actor, manages_organisation, sees_teacher
 from booking.schemas.teaching import ClassCreate, ClassUpdate, TeacherCreate, TeacherUpdate, check_term
 from booking.services.common import PageRequest, apply_update, delete_unreferenced, get_or_404, page_of, require
@@ -22,9 +22,16 @@ async def _require_all(session: AsyncSession, model, ids: list[int], field: str)
         raise InvalidRequest(f"unknown ids in {field}: {missing}", field=field)
 
 
-async def _check_teacher_refs(session: AsyncSession, data: TeacherCreate | TeacherUpdate) -> None:
+async def _check_teacher_refs(
+    session: AsyncSession, data: TeacherCreate | TeacherUpdate, teacher_id: int | None = None
+) -> None:
     await require(session, Organisation, data.organisation_id)
     await require(session, Region, data.home_region_id)
+    await require(session, User, data.user_id)
+    if data.user_id is not None:
+        holder = await session.scalar(select(Teacher.id).where(Teacher.user_id == data.user_id))
+        if holder is not None and holder != teacher_id:
+            raise InvalidRequest(f"user {data.user_id} already teaches as teacher {holder}", field="user_id")
     await _require_all(session, Venue, data.refused_venue_ids or [], "refused_venue_ids")
 
 
@@ -55,7 +62,7 @@ async def create_teacher(session: AsyncSession, actor: Actor, data: TeacherCreat
 
 async def update_teacher(session: AsyncSession, actor: Actor, teacher_id: int, data: TeacherUpdate) -> Teacher:
     teacher = await teacher_for(session, actor, teacher_id)
-    await _check_teacher_refs(session, data)
+    await _check_teacher_refs(session, data, teacher_id)
     organisation_id = data.organisation_id if "organisation_id" in data.model_fields_set else teacher.organisation_id
     home = data.home_region_id if "home_region_id" in data.model_fields_set else teacher.home_region_id
     allow(actor, await _may_keep_teacher(session, actor, organisation_id, home), "hand this teacher over there")
