@@ -15,6 +15,7 @@ from booking.api.availability import AvailabilityController
 from booking.api.bookings import ApprovalController, BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.deps import DEPENDENCIES
+from booking.api.enrolment import EnrolmentController, ResidentController
 from booking.api.feeds import FeedController, FeedLinkController, RenderedFeeds
 from booking.api.imports import ImportController
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
@@ -24,7 +25,7 @@ from booking.api.teaching import ClassController, TeacherController
 from booking.api.users import UserController
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
-from booking.jobs import AllocationRunner, NoShowSweeper
+from booking.jobs import AllocationRunner, Sweeper
 
 
 def utc_now() -> datetime:
@@ -45,7 +46,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             app.state.write_sessions, clock, workers=settings.solver_workers, memory_mb=settings.solver_memory_mb
         )
         app.state.allocation_runner = runner
-        sweeper = NoShowSweeper(app.state.write_sessions, clock)
+        sweeper = Sweeper(app.state.write_sessions, clock)
         running = asyncio.create_task(runner.run_forever())
         sweeping = asyncio.create_task(sweeper.run_forever())
         try:
@@ -77,6 +78,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             AuthController,
             UserController,
             FeedLinkController,
+            ResidentController,
+            EnrolmentController,
         ],
     )
     return Litestar(

@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--organisation-id", type=int)
     create.add_argument("--region-id", type=int)
 
+    lottery = commands.add_parser("lottery", help="enrolment lotteries").add_subparsers(dest="action", required=True)
+    verify = lottery.add_parser("verify", help="re-compute a class's published draw from its seed")
+    verify.add_argument("class_id", type=int)
+    verify.add_argument("--url", help="verify the draw a server publishes (e.g. https://host) instead of the database")
+
     ctt = commands.add_parser("ctt", help="ITC-2007 curriculum timetabling files")
     ctt_actions = ctt.add_subparsers(dest="action", required=True)
     ctt_solve = ctt_actions.add_parser("solve", help="solve a .ctt instance, print its UD2 penalties")
@@ -44,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "ctt":
         return run_ctt(args)
+    if args.command == "lottery" and args.url:
+        return verify_published(args.url, args.class_id)
     settings = Settings.from_env()
     migrate(settings)
     if args.command == "demo" or (args.command == "serve" and args.demo):
@@ -52,6 +59,57 @@ def main(argv: list[str] | None = None) -> int:
         serve_api(settings, host=args.host, port=args.port, workers=args.workers)
     if args.command == "users":
         return create_user(settings, args)
+    if args.command == "lottery":
+        return verify_stored(settings, args.class_id)
+    return 0
+
+
+def verify_stored(settings: Settings, class_id: int) -> int:
+    from booking.errors import VenueshareError
+
+    try:
+        draw, problems = asyncio.run(_verify_stored(settings, class_id))
+    except VenueshareError as error:
+        print(f"{error.code}: {error.detail}", file=sys.stderr)
+        return 1
+    return _report(draw, problems)
+
+
+async def _verify_stored(settings: Settings, class_id: int):
+    from booking.db import create_engine, sessionmakers
+    from booking.services.enrolment import verify_draw
+
+    engine = create_engine(settings.database_url)
+    _, reads = sessionmakers(engine)
+    try:
+        async with reads() as session, session.begin():
+            return await verify_draw(session, class_id)
+    finally:
+        await engine.dispose()
+
+
+def verify_published(url: str, class_id: int) -> int:
+    import json
+    import urllib.request
+
+    from booking.schemas.enrolment import DrawPublic
+    from booking.services.enrolment import published_problems
+
+    with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/classes/{class_id}/draw", timeout=30) as answer:
+        draw = DrawPublic.model_validate(json.load(answer))
+    return _report(draw, published_problems(draw))
+
+
+def _report(draw, problems: list[str]) -> int:
+    if problems:
+        for problem in problems:
+            print(f"class {draw.class_id}: {problem}", file=sys.stderr)
+        return 1
+    seats = sum(item.outcome == "seat" for item in draw.ranked)
+    print(
+        f"class {draw.class_id}: draw verified ({draw.algorithm}): {len(draw.ranked)} applications, "
+        f"{seats} seats given down the seeded order; seed {draw.seed} matches commitment {draw.seed_commitment}"
+    )
     return 0
 
 

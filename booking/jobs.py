@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking.services import allocations, checkin
+from booking.errors import InvalidStateTransition
+from booking.services import allocations, checkin, enrolment
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
 
 log = logging.getLogger("venueshare.jobs")
@@ -167,9 +168,11 @@ class RunWatch:
         return self.stopped_for is not None
 
 
-class NoShowSweeper:
-    """Every ``every_s`` seconds, release the sessions whose check-in window closed unused.
-    Safe with several processes: each release locks its booking and skips what is no longer confirmed."""
+class Sweeper:
+    """Every ``every_s`` seconds: release the sessions whose check-in window closed unused, and draw
+    the lotteries whose enrolment window closed. Safe with several processes: a release locks its
+    booking and skips what is no longer confirmed; a draw locks its policy and a drawn class is
+    never drawn again."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], *, every_s: float = 60.0
@@ -182,14 +185,36 @@ class NoShowSweeper:
 
     async def run_forever(self) -> None:
         while not self._stop.is_set():
-            try:
-                async with self.sessions() as session, session.begin():
-                    released = await checkin.release_no_shows(session, now=self.clock())
-                if released:
-                    log.info("released %d sessions nobody checked in to", len(released))
-            except Exception:  # the sweep is retried next round; it never takes the process down
-                log.exception("no-show sweep failed")
+            await self.sweep()
             try:
                 await asyncio.wait_for(self._stop.wait(), self.every_s)
             except TimeoutError:
                 pass
+
+    async def sweep(self) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                released = await checkin.release_no_shows(session, now=self.clock())
+            if released:
+                log.info("released %d sessions nobody checked in to", len(released))
+        except Exception:  # the sweep is retried next round; it never takes the process down
+            log.exception("no-show sweep failed")
+        await self.draw_due()
+
+    async def draw_due(self) -> None:
+        """Each due draw in its own transaction, in order (earlier draws count towards term limits)."""
+        try:
+            async with self.sessions() as session, session.begin():
+                due = await enrolment.due_draws(session, now=self.clock())
+        except Exception:
+            log.exception("finding due draws failed")
+            return
+        for class_id in due:
+            try:
+                async with self.sessions() as session, session.begin():
+                    await enrolment.draw(session, class_id, now=self.clock())
+                log.info("drew the lottery of class %d", class_id)
+            except InvalidStateTransition:  # another process drew it first
+                continue
+            except Exception:
+                log.exception("drawing class %d failed", class_id)
