@@ -240,10 +240,12 @@ class HttpConnection:
         finally:
             writer.close()
 
-    async def post_json(self, path: str, payload: Any) -> tuple[int, bytes]:
+    async def post_json(self, path: str, payload: Any, *, token: str | None = None) -> tuple[int, bytes]:
+        """POST as the connection's user, or as ``token``'s (many users may share a connection)."""
         body = json.dumps(payload).encode()
+        auth = f"Authorization: Bearer {token}\r\n" if token else self._auth
         self._writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{self._auth}"
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{auth}"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )

@@ -18,9 +18,11 @@ from booking.api.deps import DEPENDENCIES
 from booking.api.enrolment import EnrolmentController, ResidentController
 from booking.api.feeds import FeedController, FeedLinkController, RenderedFeeds
 from booking.api.imports import ImportController
+from booking.api.learning import AttendanceController, LearningRecordController, MyLearningController
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
 from booking.api.policies import PolicyController
 from booking.api.problems import EXCEPTION_HANDLERS
+from booking.api.statistics import StatisticsController
 from booking.api.teaching import ClassController, TeacherController
 from booking.api.users import UserController
 from booking.config import Settings
@@ -75,9 +77,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             TeacherController,
             ClassController,
             AllocationController,
+            StatisticsController,
             AuthController,
             UserController,
             FeedLinkController,
+            AttendanceController,
+            MyLearningController,
+            LearningRecordController,
             ResidentController,
             EnrolmentController,
         ],

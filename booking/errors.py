@@ -102,7 +102,7 @@ class Unauthorized(VenueshareError):
 
 
 class TooManyAttempts(VenueshareError):
-    status, code, title = 429, "too_many_attempts", "Too many failed sign-ins"
+    status, code, title = 429, "too_many_attempts", "Too many failed attempts"
 
 
 class UsernameTaken(VenueshareError):
@@ -200,3 +200,11 @@ class AttendanceLocked(VenueshareError):
 
 class WrongCode(VenueshareError):
     status, code, title = 422, "wrong_code", "Wrong check-in code"
+
+
+class SessionCancelled(VenueshareError):
+    status, code, title = 409, "session_cancelled", "The session was cancelled"
+
+
+class SessionNotStarted(VenueshareError):
+    status, code, title = 409, "session_not_started", "The session has not started yet"

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking.errors import InvalidStateTransition
 from booking.services import allocations, checkin, enrolment
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
 
@@ -202,19 +201,12 @@ class Sweeper:
         await self.draw_due()
 
     async def draw_due(self) -> None:
-        """Each due draw in its own transaction, in order (earlier draws count towards term limits)."""
+        """The due draws in one transaction, in order (earlier draws count towards term limits)."""
         try:
             async with self.sessions() as session, session.begin():
-                due = await enrolment.due_draws(session, now=self.clock())
-        except Exception:
-            log.exception("finding due draws failed")
+                drawn = await enrolment.draw_due(session, now=self.clock())
+        except Exception:  # retried next round: a draw is a pure function of what is stored
+            log.exception("drawing the due lotteries failed")
             return
-        for class_id in due:
-            try:
-                async with self.sessions() as session, session.begin():
-                    await enrolment.draw(session, class_id, now=self.clock())
-                log.info("drew the lottery of class %d", class_id)
-            except InvalidStateTransition:  # another process drew it first
-                continue
-            except Exception:
-                log.exception("drawing class %d failed", class_id)
+        if drawn:
+            log.info("drew the lotteries of classes %s", drawn)

@@ -3,6 +3,7 @@
 from sqlmodel import Field, SQLModel
 
 from booking.models import DEFAULT_TIMEZONE, OrganisationKind, RegionLevel, SpaceKind, VenueKind
+from booking.rules.credits import Rounding
 from booking.schemas.common import BufferMinutes, CountryCode, Features, Name, TimeZoneName
 
 
@@ -25,12 +26,19 @@ class OrganisationCreate(SQLModel):
     name: Name
     kind: OrganisationKind
     region_id: int | None = None
+    # The learning-credit scheme of its classes: attended hours per credit, points per hour, rounding.
+    hours_per_credit: float = Field(default=16.0, gt=0, le=1000)
+    points_per_hour: float = Field(default=1.0, ge=0, le=100)
+    credit_rounding: Rounding = Rounding.down_to_half
 
 
 class OrganisationUpdate(SQLModel):
     name: Name | None = None
     kind: OrganisationKind | None = None
     region_id: int | None = None
+    hours_per_credit: float | None = Field(default=None, gt=0, le=1000)
+    points_per_hour: float | None = Field(default=None, ge=0, le=100)
+    credit_rounding: Rounding | None = None
 
 
 class OrganisationPublic(OrganisationCreate):

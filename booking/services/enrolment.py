@@ -10,7 +10,7 @@ unique index.
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,16 +189,20 @@ async def held_seats(session: AsyncSession, resident_ids: list[int], term_start:
 
 
 async def _check_term_limit(session: AsyncSession, policy: EnrolmentPolicy, resident: Resident, term: date) -> None:
-    held = (await held_seats(session, [resident.user_id], term)).get(resident.user_id, 0)
+    held, live = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((Application.state == ApplicationState.enrolled, 1), else_=0)), 0),
+                func.count(),
+            ).where(
+                Application.resident_id == resident.user_id,
+                Application.term_start == term,
+                Application.state.in_(HOLDING),
+            )
+        )
+    ).one()
     if held >= policy.term_limit:
         raise TermLimitReached(f"you hold {held} classes this term, the limit is {policy.term_limit}", limit=held)
-    live = await session.scalar(
-        select(func.count()).where(
-            Application.resident_id == resident.user_id,
-            Application.term_start == term,
-            Application.state.in_(HOLDING),
-        )
-    )
     if live >= MAX_APPLICATIONS_PER_TERM:
         raise TermLimitReached(
             f"at most {MAX_APPLICATIONS_PER_TERM} applications per term", limit=MAX_APPLICATIONS_PER_TERM
@@ -254,40 +258,40 @@ async def apply(
     session: AsyncSession, actor: Actor, class_id: int, resident_public_id: str | None, *, now: datetime
 ) -> ApplicationPublic:
     offer = await get_or_404(session, CommunityClass, class_id)
-    acting = await residents.acting_for(
-        session, actor, resident_public_id, counter=await _class_staff(session, actor, offer)
-    )
+    counter = resident_public_id is not None and await _class_staff(session, actor, offer)
+    acting = await residents.acting_for(session, actor, resident_public_id, counter=counter)
     resident = acting.resident
     policy = await _open_policy(session, class_id, now)
     await _check_not_applied(session, class_id, resident.user_id)
     _check_eligible(policy, resident, offer)
     await _check_term_limit(session, policy, resident, offer.term_start)
+    first_come = policy.mode == EnrolmentMode.first_come
     application = Application(
         public_id=str(uuid.uuid4()),
         class_id=class_id,
         resident_id=resident.user_id,
         term_start=offer.term_start,
         state=ApplicationState.applied,
-        tier=await tier_of(session, policy, resident, offer),
+        tier=0 if first_come else await tier_of(session, policy, resident, offer),  # tiers order only draws
         channel=acting.channel,
         actor_user_id=acting.actor_user_id,
         created_at=now,
         updated_at=now,
     )
-    if policy.mode == EnrolmentMode.first_come:
+    if first_come:
         taken = await session.scalar(
             SEAT.where(EnrolmentPolicy.class_id == class_id)
             .values(enrolled=EnrolmentPolicy.enrolled + 1)
             .returning(EnrolmentPolicy.enrolled)
+            .execution_options(synchronize_session=False)
         )
         if taken is None:
             raise ClassFull(f"all {policy.seats} seats are taken", seats=policy.seats)
         application.state, application.rank = ApplicationState.enrolled, taken
     session.add(application)
     try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as error:  # a concurrent application of the same resident won
+        await session.flush()
+    except IntegrityError as error:  # a concurrent application of the same resident won; all is rolled back
         raise AlreadyApplied("you have already applied to this class") from error
     await learning_audit.record(
         session,
@@ -331,7 +335,10 @@ async def withdraw(
     """Withdraw an application or give up a seat; a seat given up goes to the waitlist's next."""
     offer = await get_or_404(session, CommunityClass, class_id)
     acting = await residents.acting_for(
-        session, actor, resident_public_id, counter=await _class_staff(session, actor, offer)
+        session,
+        actor,
+        resident_public_id,
+        counter=resident_public_id is not None and await _class_staff(session, actor, offer),
     )
     application = await _live_application(session, class_id, acting.resident.user_id)
     held_seat = application.state == ApplicationState.enrolled
@@ -439,7 +446,10 @@ async def application_of(
     """The resident's latest application to the class (the caller's own, or one they act for)."""
     offer = await get_or_404(session, CommunityClass, class_id)
     acting = await residents.acting_for(
-        session, actor, resident_public_id, counter=await _class_staff(session, actor, offer)
+        session,
+        actor,
+        resident_public_id,
+        counter=resident_public_id is not None and await _class_staff(session, actor, offer),
     )
     application = await session.scalar(
         select(Application)
@@ -628,6 +638,19 @@ async def due_draws(session: AsyncSession, *, now: datetime) -> list[int]:
             .order_by(EnrolmentPolicy.closes_at, EnrolmentPolicy.class_id)
         )
     )
+
+
+async def draw_due(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Draw every due class in one transaction, in order; the ids drawn. A class another process
+    drew meanwhile is skipped (its policy row is locked and re-read before drawing)."""
+    drawn = []
+    for class_id in await due_draws(session, now=now):
+        try:
+            await draw(session, class_id, now=now)
+        except InvalidStateTransition:
+            continue
+        drawn.append(class_id)
+    return drawn
 
 
 async def staff_draw(session: AsyncSession, actor: Actor, class_id: int, *, now: datetime) -> DrawPublic:

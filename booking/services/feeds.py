@@ -6,8 +6,9 @@ Feed families and what they show (bookings that are not pending, within a window
   cancelled session simply disappears (EXDATE). Public, no personal data.
 - organisation: the organisation's bookings by title; class and teacher: the class sessions.
   Cancelled sessions and bookings (cancelled in the last 30 days) are shown as cancelled.
-- private: everything of the organisations a person organises, manages or teaches for, behind
-  an unguessable token that the person can revoke and re-issue.
+- private: everything of the organisations a person organises, manages or teaches for, and the
+  sessions of the classes they are enrolled in, behind an unguessable token that the person can
+  revoke and re-issue.
 """
 
 import hashlib
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from booking.errors import NotFound
 from booking.models import (
     ApiToken,
+    Application,
+    ApplicationState,
     Booking,
     BookingState,
     ClassBooking,
@@ -114,7 +117,8 @@ async def _named(session: AsyncSession, model, item_id: int, what: str):
 
 async def private_scope(session: AsyncSession, token: str) -> Scope:
     """The feed behind a private token: the bookings of every organisation its owner organises,
-    manages or teaches for. An unknown or revoked token is 404, like any wrong address."""
+    manages or teaches for, and the sessions of the classes they are enrolled in as a resident.
+    An unknown or revoked token is 404, like any wrong address."""
     user = await session.scalar(
         select(User)
         .join(ApiToken, ApiToken.user_id == User.id)
@@ -132,7 +136,13 @@ async def private_scope(session: AsyncSession, token: str) -> Scope:
         RoleGrant.role.in_([Role.organiser, Role.venue_manager, Role.teacher]),
         RoleGrant.organisation_id.is_not(None),
     )
-    return Scope("private", user.display_name or user.username, Booking.organisation_id.in_(theirs))
+    learning = (
+        select(ClassBooking.booking_id)
+        .join(Application, Application.class_id == ClassBooking.class_id)
+        .where(Application.resident_id == user.id, Application.state == ApplicationState.enrolled)
+    )
+    shown = or_(Booking.organisation_id.in_(theirs), Booking.id.in_(learning))
+    return Scope("private", user.display_name or user.username, shown)
 
 
 def digest(token: str) -> str:

@@ -82,6 +82,7 @@ class World:
     coach: int  # an account holding one grant: organiser of school S
     coach_grant: int
     coach_username: str
+    resident_public_id: str
     # The resident caller has a profile and has named the coach as their agent; C1 is taught in
     # B's sessions and enrols by lottery, its window open.
 
@@ -239,7 +240,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine, transport,
             )
         window = {"opens_at": clock.now.isoformat(), "closes_at": (clock.now + timedelta(days=7)).isoformat()}
         profile = {"display_name": "Resident", "home_region_id": town, "birth_year": 1950}
-        await gather(
+        _, resident = await gather(
             put(f"/classes/{offer['id']}/enrolment-policy", {**window, "seats": 10}),
             created(await http["resident"].put(f"{API}/me/resident", json=profile), 200),
         )
@@ -288,6 +289,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine, transport,
             coach=coach["id"],
             coach_grant=coach["grants"][0]["id"],
             coach_username=coach["username"],
+            resident_public_id=resident["public_id"],
         )
 
     yield build
@@ -357,6 +359,7 @@ def small_ics(actor: str) -> bytes:
 WINDOW = {"start": "2027-03-01T00:00:00+08:00", "end": "2027-03-08T00:00:00+08:00"}
 HOURS = [{"weekday": 0, "opens": "07:00", "closes": "22:00"}]
 TERM = {"term_start": "2027-03-01", "term_end": "2027-06-30"}
+FIRST_SESSION = "2027-03-01"
 
 MATRIX: dict[tuple[str, str], Row] = {
     # regions
@@ -603,6 +606,37 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/classes/{class_id:int}/draw"): Row(lambda w, a: Req({"class_id": w.offer}), only(409, "admin")),
     ("POST", "/api/v1/classes/{class_id:int}/outcome"): Row(
         lambda w, a: Req({"class_id": w.offer}, json={"decision": "kept"}), only(409, "admin")
+    ),
+    # attendance: C1's staff (its organisation's managers, the district's administrators, its teacher's
+    # account); its first session, 1 March, has not started yet
+    ("GET", "/api/v1/classes/{class_id:int}/sessions/{session_date:date}/attendance"): Row(
+        lambda w, a: Req({"class_id": w.offer, "session_date": FIRST_SESSION}), only(200, "admin")
+    ),
+    ("PUT", "/api/v1/classes/{class_id:int}/sessions/{session_date:date}/attendance"): Row(
+        lambda w, a: Req({"class_id": w.offer, "session_date": FIRST_SESSION}, json=[]), only(409, "admin")
+    ),
+    ("GET", "/api/v1/classes/{class_id:int}/sessions/{session_date:date}/code"): Row(
+        lambda w, a: Req({"class_id": w.offer, "session_date": FIRST_SESSION}), only(200, "admin")
+    ),
+    # Only enrolled residents check in; the resident caller is not enrolled, the others are no residents.
+    ("POST", "/api/v1/classes/{class_id:int}/check-in"): Row(
+        lambda w, a: Req({"class_id": w.offer}, json={"code": "123456"}), signed_in(403)
+    ),
+    # learning records
+    ("GET", "/api/v1/me/learning-record"): Row(lambda w, a: Req(), only(200, "resident")),
+    ("GET", "/api/v1/learning-records/export.csv"): Row(
+        lambda w, a: Req(query={"region_id": w.district}), only(200, "admin")
+    ),
+    # The resident has completed nothing: no badge for anyone.
+    ("GET", "/api/v1/learning-records/{resident_id:str}/{class_id:int}/badge.json"): Row(
+        lambda w, a: Req({"resident_id": w.resident_public_id, "class_id": w.offer}), signed_in(404)
+    ),
+    # statistics
+    ("GET", "/api/v1/statistics/participation"): Row(
+        lambda w, a: Req(query={"region_id": w.district, "term_start": TERM["term_start"]}), only(200, "admin")
+    ),
+    ("GET", "/api/v1/statistics/participation.csv"): Row(
+        lambda w, a: Req(query={"region_id": w.district, "term_start": TERM["term_start"]}), only(200, "admin")
     ),
     # allocations
     ("GET", "/api/v1/allocations"): Row(lambda w, a: Req(), signed_in(200)),
