@@ -14,6 +14,7 @@ from booking.api.allocations import AllocationController
 from booking.api.availability import AvailabilityController
 from booking.api.bookings import ApprovalController, BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
+from booking.api.catalogue import CatalogueController
 from booking.api.deps import DEPENDENCIES
 from booking.api.enrolment import EnrolmentController, ResidentController
 from booking.api.feeds import FeedController, FeedLinkController, RenderedFeeds
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             AvailabilityController,
             TeacherController,
             ClassController,
+            CatalogueController,
             AllocationController,
             StatisticsController,
             AuthController,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
+from booking.demo_learning import load_learning
 from booking.demo_term import plan_term
 from booking.errors import OutsideOpeningHours, PolicyViolation, SpaceClosed
 from booking.models import DEFAULT_TIMEZONE, Approval, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
@@ -401,11 +402,14 @@ async def _populate(session: AsyncSession, *, now: datetime) -> str:
         )
     organiser = Actor(user_id=users["choir-organiser"].id, member_of=frozenset({organisation_ids["望潮合唱团"]}))
     pending = await _create_bookings(session, organiser, _dated(DEMO_REQUESTS), organisation_ids, space_ids, now=now)
+    learning = await load_learning(
+        session, region_ids, organisation_ids, space_ids, users, password=demo_password, now=now
+    )
     logins = "; ".join(f"{role}: {username} / {demo_password(username)}" for username, role, _, _ in DEMO_USERS)
     return (
         f"loaded demo district {DISTRICT}: {len(region_ids)} regions, {len(organisation_ids)} organisations, "
         f"{len(venue_ids)} venues, {len(space_ids)} spaces, {booked} bookings, {pending} awaiting approval; {term}\n"
-        f"demo sign-ins (POST /api/v1/auth/token): {logins}"
+        f"demo sign-ins (POST /api/v1/auth/token): {logins}\n{learning}"
     )
 
 

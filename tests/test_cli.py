@@ -68,7 +68,7 @@ def test_serve_with_demo_answers_http(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # the demo plans a term and a term of learning first
         while True:
             try:
                 venues = httpx.get(f"http://127.0.0.1:{port}/api/v1/venues", params={"kind": "library"}, timeout=2)

@@ -10,7 +10,7 @@ unique index.
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, case, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -511,62 +511,107 @@ async def draw(session: AsyncSession, class_id: int, *, now: datetime, actor: Ac
         raise InvalidStateTransition("this class was drawn already; a draw is never repeated", state="drawn")
     if now < policy.closes_at:
         raise InvalidStateTransition(f"the window closes at {policy.closes_at.isoformat()}", state="open")
-    offer = await session.get(CommunityClass, class_id)
-    applied = (
-        await session.execute(
-            select(Application.id, Application.public_id, Application.tier, Application.resident_id).where(
-                Application.class_id == class_id, Application.state == ApplicationState.applied
+    return _draw_public(policy, (await _draw_all(session, [policy], now=now, actor=actor))[0])
+
+
+async def _draw_all(
+    session: AsyncSession, policies: list[EnrolmentPolicy], *, now: datetime, actor: Actor | None
+) -> list[dict]:
+    """Draw these classes in this order, in a few statements however many they are: the seats each
+    draw gives count towards the term limits the later ones apply."""
+    class_ids = [policy.class_id for policy in policies]
+    terms = dict(
+        (
+            await session.execute(
+                select(CommunityClass.id, CommunityClass.term_start).where(CommunityClass.id.in_(class_ids))
             )
-        )
-    ).all()
-    held = await held_seats(session, [row.resident_id for row in applied], offer.term_start)
-    ranked = lottery.draw(
-        policy.seed,
-        [lottery.Entry(row.public_id, row.tier, row.resident_id) for row in applied],
-        policy.seats,
-        lambda entry: held.get(entry.resident, 0) >= policy.term_limit,
+        ).all()
     )
-    if ranked:
-        states = {lottery.Outcome.seat: ApplicationState.enrolled.value}
-        await session.execute(
-            update(Application.__table__)
-            .where(Application.__table__.c.public_id == bindparam("b_public_id"))
-            .values(state=bindparam("b_state"), rank=bindparam("b_rank"), updated_at=now),
-            [
-                {
-                    "b_public_id": item.public_id,
-                    "b_state": states.get(item.outcome, ApplicationState.waitlisted.value),
-                    "b_rank": item.rank,
-                }
-                for item in ranked
-            ],
+    waiting = select(Application.resident_id).where(
+        Application.class_id.in_(class_ids), Application.state == ApplicationState.applied
+    )
+    applied: dict[int, list[lottery.Entry]] = {class_id: [] for class_id in class_ids}
+    for class_id, public_id, tier, resident in await session.execute(
+        select(Application.class_id, Application.public_id, Application.tier, Application.resident_id).where(
+            Application.class_id.in_(class_ids), Application.state == ApplicationState.applied
         )
-    given = sum(item.outcome == lottery.Outcome.seat for item in ranked)
-    policy.enrolled, policy.drawn_at, policy.updated_at = given, now, now
-    await session.flush()
-    detail = {
-        "algorithm": lottery.ALGORITHM,
-        "seats": policy.seats,
-        "tiers": policy.tiers,
-        "ranked": [[item.rank, item.public_id, item.tier, item.outcome.value] for item in ranked],
+    ):
+        applied[class_id].append(lottery.Entry(public_id, tier, resident))
+    held: dict[tuple[int, date], int] = {
+        (resident, term): count
+        for resident, term, count in await session.execute(
+            select(Application.resident_id, Application.term_start, func.count())
+            .where(Application.resident_id.in_(waiting), Application.state == ApplicationState.enrolled)
+            .group_by(Application.resident_id, Application.term_start)
+        )
     }
-    await learning_audit.record(
-        session,
-        "drawn",
-        class_id=class_id,
-        now=now,
-        actor_user_id=actor.user_id if actor is not None else None,
-        detail=detail,
+    changes, events, published = [], [], []  # published: each class's draw as the audit trail keeps it
+    for policy in policies:
+        term, entries = terms[policy.class_id], applied[policy.class_id]
+        owners = {entry.public_id: entry.resident for entry in entries}
+        limit = policy.term_limit
+
+        def at_limit(entry: lottery.Entry, term: date = term, limit: int = limit) -> bool:
+            return held.get((entry.resident, term), 0) >= limit
+
+        ranked = lottery.draw(policy.seed, entries, policy.seats, at_limit)
+        for item in ranked:
+            seat = item.outcome == lottery.Outcome.seat
+            if seat:
+                held[owners[item.public_id], term] = held.get((owners[item.public_id], term), 0) + 1
+            state = ApplicationState.enrolled if seat else ApplicationState.waitlisted
+            changes.append((item.public_id, state.value, item.rank))
+        given = sum(item.outcome == lottery.Outcome.seat for item in ranked)
+        policy.enrolled, policy.drawn_at, policy.updated_at = given, now, now
+        detail = {
+            "algorithm": lottery.ALGORITHM,
+            "seats": policy.seats,
+            "tiers": policy.tiers,
+            "ranked": [[item.rank, item.public_id, item.tier, item.outcome.value] for item in ranked],
+        }
+        actor_id = actor.user_id if actor is not None else None
+        events += [
+            learning_audit.event("drawn", class_id=policy.class_id, now=now, actor_user_id=actor_id, detail=detail),
+            learning_audit.event(
+                "draw_published",
+                class_id=policy.class_id,
+                now=now,
+                detail={"enrolled": given, "waitlisted": len(ranked) - given},
+                topic="enrolment.drawn",
+            ),
+        ]
+        published.append(detail)
+    await _set_ranks(session, changes, now=now)
+    await session.flush()
+    await learning_audit.record_all(session, events)
+    return published
+
+
+# PostgreSQL takes a draw's ranks as three arrays in one statement; SQLite, in-process, as one
+# prepared statement run per row.
+_RANKS_FROM_ARRAYS = text(
+    "UPDATE applications SET state = drawn.state, rank = drawn.rank, updated_at = :now"
+    " FROM unnest(CAST(:public_ids AS text[]), CAST(:states AS text[]), CAST(:ranks AS integer[]))"
+    " AS drawn (public_id, state, rank) WHERE applications.public_id = drawn.public_id"
+)
+
+
+async def _set_ranks(session: AsyncSession, changes: list[tuple[str, str, int]], *, now: datetime) -> None:
+    """Each drawn application's state and rank, without a round trip per row."""
+    if not changes:
+        return
+    if session.bind.dialect.name == "postgresql":
+        public_ids, states, ranks = (list(column) for column in zip(*changes, strict=True))
+        params = {"public_ids": public_ids, "states": states, "ranks": ranks, "now": now}
+        await session.execute(_RANKS_FROM_ARRAYS, params)
+        return
+    table = Application.__table__
+    await session.execute(
+        update(table)
+        .where(table.c.public_id == bindparam("b_public_id"))
+        .values(state=bindparam("b_state"), rank=bindparam("b_rank"), updated_at=now),
+        [{"b_public_id": p, "b_state": state, "b_rank": rank} for p, state, rank in changes],
     )
-    await learning_audit.record(
-        session,
-        "draw_published",
-        class_id=class_id,
-        now=now,
-        detail={"enrolled": given, "waitlisted": len(ranked) - given},
-        topic="enrolment.drawn",
-    )
-    return _draw_public(policy, detail)
 
 
 def _draw_public(policy: EnrolmentPolicy, detail: dict | None) -> DrawPublic:
@@ -641,16 +686,21 @@ async def due_draws(session: AsyncSession, *, now: datetime) -> list[int]:
 
 
 async def draw_due(session: AsyncSession, *, now: datetime) -> list[int]:
-    """Draw every due class in one transaction, in order; the ids drawn. A class another process
-    drew meanwhile is skipped (its policy row is locked and re-read before drawing)."""
-    drawn = []
-    for class_id in await due_draws(session, now=now):
-        try:
-            await draw(session, class_id, now=now)
-        except InvalidStateTransition:
-            continue
-        drawn.append(class_id)
-    return drawn
+    """Draw every due class in one transaction, in order; the ids drawn. Their policy rows are
+    locked first, so a class another process is drawing meanwhile is drawn once."""
+    due = await due_draws(session, now=now)
+    if not due:
+        return []
+    locked = await session.scalars(
+        select(EnrolmentPolicy)
+        .where(EnrolmentPolicy.class_id.in_(due), EnrolmentPolicy.drawn_at.is_(None))
+        .order_by(EnrolmentPolicy.closes_at, EnrolmentPolicy.class_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    policies = list(locked)
+    await _draw_all(session, policies, now=now, actor=None)
+    return [policy.class_id for policy in policies]
 
 
 async def staff_draw(session: AsyncSession, actor: Actor, class_id: int, *, now: datetime) -> DrawPublic:

@@ -1,6 +1,7 @@
 """Recording what happens in residents' learning: one audit row, and an outbox message when
 someone must be told, written in the transaction that makes the change."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,7 @@ _AUDIT = insert(LearningEvent.__table__)
 _OUTBOX = insert(OutboxMessage.__table__)
 
 
-async def record(
-    session: AsyncSession,
+def event(
     kind: str,
     *,
     class_id: int,
@@ -26,9 +26,9 @@ async def record(
     occurrence_id: int | None = None,
     detail: dict[str, Any] | None = None,
     topic: str | None = None,
-) -> None:
-    """One audit row; with ``topic`` (e.g. ``enrolment.promoted``) also an outbox message."""
-    event = {
+) -> dict[str, Any]:
+    """One audit row; with ``topic`` (e.g. ``enrolment.promoted``) it is also an outbox message."""
+    return {
         "kind": kind,
         "class_id": class_id,
         "application_id": application_id,
@@ -38,10 +38,29 @@ async def record(
         "channel": channel,
         "detail": detail or {},
         "at": now,
+        "topic": topic,
     }
-    await session.execute(_AUDIT, event)
-    if topic is not None:
-        payload = {**event, "at": now.isoformat()}
-        await session.execute(
-            _OUTBOX, {"topic": topic, "booking_id": None, "class_id": class_id, "payload": payload, "created_at": now}
-        )
+
+
+async def record(session: AsyncSession, kind: str, **fields: Any) -> None:
+    await record_all(session, [event(kind, **fields)])
+
+
+async def record_all(session: AsyncSession, events: Sequence[dict[str, Any]]) -> None:
+    """Many events in two statements (audit rows, outbox messages), however many there are."""
+    if not events:
+        return
+    await session.execute(_AUDIT, [{k: v for k, v in e.items() if k != "topic"} for e in events])
+    told = [
+        {
+            "topic": e["topic"],
+            "booking_id": None,
+            "class_id": e["class_id"],
+            "payload": {**{k: v for k, v in e.items() if k != "topic"}, "at": e["at"].isoformat()},
+            "created_at": e["at"],
+        }
+        for e in events
+        if e["topic"] is not None
+    ]
+    if told:
+        await session.execute(_OUTBOX, told)

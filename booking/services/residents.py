@@ -144,9 +144,7 @@ async def remove_agent(session: AsyncSession, actor: Actor, agent_user_id: int) 
         raise NotFound("agent", agent_user_id)
 
 
-async def acting_for(
-    session: AsyncSession, actor: Actor, resident_public_id: str | None, *, counter: bool
-) -> Acting:
+async def acting_for(session: AsyncSession, actor: Actor, resident_public_id: str | None, *, counter: bool) -> Acting:
     """The resident a request is for. Without ``resident_public_id``: the caller themself. With it:
     the caller must be an agent the resident named, or (``counter``) staff of the class's
     organisation. Anyone else gets 404, as if the resident did not exist."""

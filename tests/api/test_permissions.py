@@ -638,6 +638,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/statistics/participation.csv"): Row(
         lambda w, a: Req(query={"region_id": w.district, "term_start": TERM["term_start"]}), only(200, "admin")
     ),
+    # the catalogue
+    ("GET", "/api/v1/catalogue"): Row(lambda w, a: Req(), PUBLIC),
     # allocations
     ("GET", "/api/v1/allocations"): Row(lambda w, a: Req(), signed_in(200)),
     ("POST", "/api/v1/allocations"): Row(
