@@ -45,7 +45,7 @@ from booking.db import create_engine, sessionmakers
 from booking.migrate import upgrade
 from booking.models import Application, EnrolmentPolicy
 from booking.rules import lottery
-from booking.services import enrolment
+from booking.services import draws
 
 RESIDENTS = 5000
 FIRST_COME_CLASSES = 50
@@ -317,12 +317,12 @@ async def draw_phase(app_url: str, world: World, now: datetime) -> tuple[float, 
     writes, _ = sessionmakers(engine)
     try:
         async with writes() as session:
-            due = await enrolment.due_draws(session, now=now)
+            due = await draws.due_draws(session, now=now)
         if sorted(due) != sorted(world.lottery):
             raise BenchError(f"{len(due)} classes due for a draw, expected {len(world.lottery)}")
         started = time.perf_counter()
         async with writes() as session, session.begin():
-            await enrolment.draw_due(session, now=now)
+            await draws.draw_due(session, now=now)
         service_s = time.perf_counter() - started
         async with writes() as session:
             rows = (

@@ -77,7 +77,7 @@ def verify_stored(settings: Settings, class_id: int) -> int:
 
 async def _verify_stored(settings: Settings, class_id: int):
     from booking.db import create_engine, sessionmakers
-    from booking.services.enrolment import verify_draw
+    from booking.services.draws import verify_draw
 
     engine = create_engine(settings.database_url)
     _, reads = sessionmakers(engine)
@@ -93,7 +93,7 @@ def verify_published(url: str, class_id: int) -> int:
     import urllib.request
 
     from booking.schemas.enrolment import DrawPublic
-    from booking.services.enrolment import published_problems
+    from booking.services.draws import published_problems
 
     with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/classes/{class_id}/draw", timeout=30) as answer:
         draw = DrawPublic.model_validate(json.load(answer))

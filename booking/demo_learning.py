@@ -46,7 +46,16 @@ from booking.schemas.bookings import BookingCreate, Recurrence
 from booking.schemas.enrolment import PolicyWrite, ResidentProfile
 from booking.schemas.learning import AttendanceMark
 from booking.schemas.teaching import ClassCreate, TeacherCreate
-from booking.services import attendance, bookings, enrolment, learning_records, residents, teaching
+from booking.services import (
+    attendance,
+    bookings,
+    draws,
+    enrolment,
+    enrolment_policies,
+    learning_records,
+    residents,
+    teaching,
+)
 
 SEED = 20270301
 RESIDENTS = 300
@@ -315,7 +324,7 @@ async def _put_policy(
     """Set when the policy's window opens (that is when its lottery commitment is published)."""
     max_age = CHILDREN_MAX_AGE if offer.audience == "children" else None
     policy = PolicyWrite(opens_at=opens_at, closes_at=closes_at, seats=offer.seats, mode=mode, max_age=max_age)
-    await enrolment.put_policy(world.session, SYSTEM, offer.id, policy, now=opens_at)
+    await enrolment_policies.put_policy(world.session, SYSTEM, offer.id, policy, now=opens_at)
     world.keep([await world.session.get(EnrolmentPolicy, offer.id)])
 
 
@@ -558,7 +567,7 @@ def _choices(world: Learning, person: Person, offers: list[Offer], drawn: Offer,
 
 
 async def _draw(session: AsyncSession, class_id: int, now: datetime) -> None:
-    await enrolment.draw(session, class_id, now=now)
+    await draws.draw(session, class_id, now=now)
 
 
 async def _give_up_seats(world: Learning, class_id: int, count: int, now: datetime) -> None:

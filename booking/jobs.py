@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from booking.services import allocations, checkin, enrolment
+from booking.services import allocations, checkin, draws
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
 
 log = logging.getLogger("venueshare.jobs")
@@ -204,7 +204,7 @@ class Sweeper:
         """The due draws in one transaction, in order (earlier draws count towards term limits)."""
         try:
             async with self.sessions() as session, session.begin():
-                drawn = await enrolment.draw_due(session, now=self.clock())
+                drawn = await draws.draw_due(session, now=self.clock())
         except Exception:  # retried next round: a draw is a pure function of what is stored
             log.exception("drawing the due lotteries failed")
             return

@@ -32,7 +32,7 @@ from booking.models import (
     VenueKind,
 )
 from booking.rules.permissions import SYSTEM, Actor
-from booking.services import accounts, attendance, enrolment, learning_records
+from booking.services import accounts, attendance, draws, learning_records
 
 
 async def _census(url: str) -> dict[str, object]:
@@ -131,7 +131,7 @@ async def _assert_applications(session, summary: str) -> None:
     assert {"applied", "enrolled", "waitlisted", "withdrawn"} <= states
     assert channels == {"self", "agent", "counter"}
     [drawn] = await session.scalars(select(EnrolmentPolicy.class_id).where(EnrolmentPolicy.drawn_at.is_not(None)))
-    draw, problems = await enrolment.verify_draw(session, drawn)
+    draw, problems = await draws.verify_draw(session, drawn)
     assert problems == []
     assert len(draw.ranked) > draw.seats  # some were waitlisted
     assert f"venueshare lottery verify {drawn}" in summary

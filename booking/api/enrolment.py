@@ -18,7 +18,7 @@ from booking.schemas.enrolment import (
     ResidentPublic,
     RosterEntry,
 )
-from booking.services import enrolment, residents
+from booking.services import draws, enrolment, enrolment_policies, residents
 
 ResidentParam = FromQuery[str | None]
 
@@ -73,14 +73,14 @@ class EnrolmentController(Controller):
     @get("/enrolment-policy")
     async def get_policy(self, session: Session, now: Now, class_id: FromPath[int]) -> PolicyPublic:
         """How the class gives out seats: window, seats left, tiers and the lottery's commitment."""
-        return await enrolment.get_policy(session, class_id, now=now)
+        return await enrolment_policies.get_policy(session, class_id, now=now)
 
     @put("/enrolment-policy")
     async def put_policy(
         self, session: Session, actor: Caller, now: Now, class_id: FromPath[int], data: JSONBody[PolicyWrite]
     ) -> PolicyPublic:
         """Set the class's enrolment (its organisation's staff)."""
-        return await enrolment.put_policy(session, actor, class_id, data, now=now)
+        return await enrolment_policies.put_policy(session, actor, class_id, data, now=now)
 
     @post("/applications")
     async def apply(
@@ -113,16 +113,16 @@ class EnrolmentController(Controller):
     async def get_draw(self, session: Session, class_id: FromPath[int]) -> DrawPublic:
         """The lottery as published: the commitment; after the draw the seed and the ranked
         application ids (no names), so anyone can re-compute it."""
-        return await enrolment.published_draw(session, class_id)
+        return await draws.published_draw(session, class_id)
 
     @post("/draw", status_code=200)
     async def run_draw(self, session: Session, actor: Caller, now: Now, class_id: FromPath[int]) -> DrawPublic:
         """Draw now rather than at the next sweep (staff; only after the window closed; once)."""
-        return await enrolment.staff_draw(session, actor, class_id, now=now)
+        return await draws.staff_draw(session, actor, class_id, now=now)
 
     @post("/outcome", status_code=200)
     async def decide(
         self, session: Session, actor: Caller, now: Now, class_id: FromPath[int], data: JSONBody[OutcomeDecision]
     ) -> PolicyPublic:
         """Keep or cancel a class that ended below its minimum of learners (staff)."""
-        return await enrolment.decide(session, actor, class_id, data.decision, now=now)
+        return await enrolment_policies.decide(session, actor, class_id, data.decision, now=now)
