@@ -190,10 +190,6 @@ class NotEligible(VenueshareError):
     status, code, title = 403, "not_eligible", "Outside the class's target group"
 
 
-class SeedMismatch(VenueshareError):
-    status, code, title = 422, "seed_mismatch", "The seed does not match its commitment"
-
-
 class AttendanceLocked(VenueshareError):
     status, code, title = 409, "attendance_locked", "Attendance can no longer be changed"
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select, text, update
 
-from booking.models import Application, EnrolmentPolicy, LearningEvent, OutboxMessage, Resident
+from booking.models import Application, ClassBooking, EnrolmentPolicy, LearningEvent, OutboxMessage, Resident
 from booking.rules import lottery
 from tests.learning import add_resident, build_learning_world, enrol
 from tests.test_cli import run_cli
@@ -364,3 +364,69 @@ async def test_the_command_line_verifies_a_stored_draw_and_catches_a_changed_ran
     tampered = await asyncio.to_thread(run_cli, "lottery", "verify", str(world.offer), database_url=db_url, cwd=".")
     assert tampered.returncode == 1
     assert "stored ranks differ" in tampered.stderr
+
+
+async def test_a_small_draw_computed_by_hand_with_tiers_and_a_resident_at_the_limit(make, client, world, engine, clock):
+    """Two seats; two neighbours (tier 0) and two from elsewhere (tier 1). One neighbour took a
+    first-come seat elsewhere after applying and is at the term limit of one: skipped."""
+    await open_enrolment(client, world, clock, seats=2, term_limit=1)
+    other = (
+        await client.post(
+            "/classes",
+            json={
+                "title": "太极拳",
+                "organisation_id": world.school,
+                "term_start": "2027-03-01",
+                "term_end": "2027-03-31",
+            },
+        )
+    ).json()
+    space = await make.space(venue_id=world.venue, name="活动室", kind="hall", capacity=30)
+    series = await client.post(
+        "/bookings",
+        json={
+            "space_id": space["id"],
+            "organisation_id": world.school,
+            "title": "太极拳",
+            "starts_at": "2027-03-02T09:00:00+08:00",
+            "ends_at": "2027-03-02T10:00:00+08:00",
+        },
+    )
+    async with engine.begin() as connection:
+        await connection.execute(
+            ClassBooking.__table__.insert().values(
+                booking_id=series.json()["id"], class_id=other["id"], teacher_id=world.teacher
+            )
+        )
+    body = {**window(clock), "mode": "first_come", "term_limit": 1}
+    assert (await client.put(f"/classes/{other['id']}/enrolment-policy", json=body)).status_code == 200
+    near = [await add_resident(engine, clock.now, world.community, http=client, name=f"东{i}") for i in range(2)]
+    far = [await add_resident(engine, clock.now, world.other_community, http=client, name=f"西{i}") for i in range(2)]
+    ids = {
+        p.user_id: (await p.http.post(f"/classes/{world.offer}/applications", json={})).json()["id"] for p in near + far
+    }
+    busy = near[0]
+    assert (await busy.http.post(f"/classes/{other['id']}/applications", json={})).json()["state"] == "enrolled"
+    clock.now += timedelta(days=8)
+
+    draw = (await client.post(f"/classes/{world.offer}/draw")).json()
+
+    def by_hand(people):
+        return sorted(
+            (ids[p.user_id] for p in people),
+            key=lambda pid: hashlib.sha256(f"{draw['seed']}:{pid}".encode()).hexdigest(),
+        )
+
+    order = by_hand(near) + by_hand(far)
+    outcome = {}
+    seats = 2
+    for pid in order:
+        if seats and pid == ids[busy.user_id]:
+            outcome[pid] = "at_limit"
+        elif seats:
+            outcome[pid], seats = "seat", seats - 1
+        else:
+            outcome[pid] = "waitlist"
+    assert [(item["application"], item["outcome"]) for item in draw["ranked"]] == [(p, outcome[p]) for p in order]
+    assert [item["tier"] for item in draw["ranked"]] == [0, 0, 1, 1]
+    assert (await busy.http.get(f"/classes/{world.offer}/applications")).json()["state"] == "waitlisted"
