@@ -7,8 +7,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from booking.api.availability import Near, space_filter
 from booking.api.deps import PageParams, Session
-from booking.api.feeds import SUFFIX
-from booking.api.feeds import _links as feed_links
+from booking.api.feeds import SUFFIX, feed_links
 from booking.schemas.catalogue import CatalogueItem, TimeOfDay
 from booking.schemas.common import Page
 from booking.services import catalogue

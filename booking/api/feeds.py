@@ -51,7 +51,7 @@ class RenderedFeeds:
             self._bytes -= len(self._items.popitem(last=False)[1][1])
 
 
-def _links(request: Request, path: str) -> FeedLinks:
+def feed_links(request: Request, path: str) -> FeedLinks:
     base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
     https = base.rstrip("/") + path
     return FeedLinks(https=https, webcal="webcal://" + https.split("://", 1)[1])
@@ -134,7 +134,7 @@ class FeedLinkController(Controller):
     async def links(self, request: Request, session: Session, kind: FromPath[str], item_id: FromPath[int]) -> FeedLinks:
         """Subscription links of a public feed: ``https`` for Google, ``webcal`` for Apple and Outlook."""
         await feeds.scope_of(session, kind, item_id)
-        return _links(request, f"/feeds/{kind}/{item_id}{SUFFIX}")
+        return feed_links(request, f"/feeds/{kind}/{item_id}{SUFFIX}")
 
     @post("/private", status_code=201)
     async def issue_private(self, request: Request, session: Session, actor: Caller, now: Now) -> PrivateFeedIssued:
@@ -142,5 +142,5 @@ class FeedLinkController(Controller):
         any token (``/auth/tokens``)."""
         require_signed_in(actor)
         token = await issue_feed_token(session, actor.user_id, now=now)
-        links = _links(request, f"/feeds/private/{token}{SUFFIX}")
+        links = feed_links(request, f"/feeds/private/{token}{SUFFIX}")
         return PrivateFeedIssued(https=links.https, webcal=links.webcal)

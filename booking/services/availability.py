@@ -205,7 +205,7 @@ def _not_holiday(closing: set[tuple[str, str]], start: datetime, end: datetime):
     return not_(and_(Venue.closes_on_public_holidays, or_(*affected))) if affected else true()
 
 
-def _distance_m(near: tuple[float, float] | None, venue: Venue) -> float | None:
+def venue_distance_m(near: tuple[float, float] | None, venue: Venue) -> float | None:
     if near is None or venue.latitude is None or venue.longitude is None:
         return None
     lat1, lon1, lat2, lon2 = map(math.radians, (*near, venue.latitude, venue.longitude))
@@ -221,7 +221,7 @@ def _match(space: Space, venue: Venue, near) -> SpaceMatch:
         capacity=space.capacity,
         features=space.features,
         venue=VenueBrief.model_validate(venue),
-        distance_m=_distance_m(near, venue),
+        distance_m=venue_distance_m(near, venue),
     )
 
 
@@ -325,7 +325,7 @@ async def find_slots(session: AsyncSession, where: SpaceFilter, query: SlotQuery
                             ends_at=start + query.duration,
                             local_starts_at=local(start, venue.timezone),
                             free_until=free_until,
-                            distance_m=_distance_m(where.near, venue),
+                            distance_m=venue_distance_m(where.near, venue),
                         )
                     )
     slots.sort(key=lambda slot: (slot.starts_at, slot.distance_m or 0.0, slot.space_id))

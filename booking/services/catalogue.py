@@ -54,7 +54,7 @@ from booking.schemas.catalogue import (
 )
 from booking.schemas.common import local
 from booking.schemas.feeds import FeedLinks
-from booking.services.availability import _distance_m as distance_m
+from booking.services.availability import venue_distance_m as distance_m
 from booking.services.common import PageRequest
 from booking.services.places import region_subtree
 
