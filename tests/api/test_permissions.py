@@ -78,13 +78,13 @@ class World:
     checkin_booking: int  # O's session on SPC starting five minutes from now
     staff_teacher: int  # T1, of S
     offer: int  # C1, a class of O
+    course: int  # C2, a class of O taught in B's sessions, enrolling by lottery, its window open
     allocation: int  # a run of D, finished if the runner got to it in time
     coach: int  # an account holding one grant: organiser of school S
     coach_grant: int
     coach_username: str
     resident_public_id: str
-    # The resident caller has a profile and has named the coach as their agent; C1 is taught in
-    # B's sessions and enrols by lottery, its window open.
+    # The resident caller has a profile and has named the coach as their agent.
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine, transport,
         opened.extend(http.values())
 
         names = ("SP", "SPM", "SPC", "spare")
-        *made, closure, teacher, offer, coach = await gather(
+        *made, closure, teacher, offer, course, course_teacher, coach = await gather(
             *(
                 make(f"/venues/{venue_id}/spaces", {"name": name, "kind": "classroom", "capacity": 30})
                 for name in names
@@ -210,6 +210,8 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine, transport,
             ),
             make("/teachers", {"name": f"Teacher {n}", "organisation_id": orgs["school"]}),
             make("/classes", {"title": f"Calligraphy {n}", "organisation_id": orgs["group"], **term}),
+            make("/classes", {"title": f"Choir {n}", "organisation_id": orgs["group"], **term}),
+            make("/teachers", {"name": f"Choir teacher {n}", "organisation_id": orgs["group"]}),
             make(
                 "/users",
                 {
@@ -236,12 +238,14 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine, transport,
         )
         async with engine.begin() as connection:
             await connection.execute(
-                insert(ClassBooking).values(booking_id=series["id"], class_id=offer["id"], teacher_id=teacher["id"])
+                insert(ClassBooking).values(
+                    booking_id=series["id"], class_id=course["id"], teacher_id=course_teacher["id"]
+                )
             )
         window = {"opens_at": clock.now.isoformat(), "closes_at": (clock.now + timedelta(days=7)).isoformat()}
         profile = {"display_name": "Resident", "home_region_id": town, "birth_year": 1950}
         _, resident = await gather(
-            put(f"/classes/{offer['id']}/enrolment-policy", {**window, "seats": 10}),
+            put(f"/classes/{course['id']}/enrolment-policy", {**window, "seats": 10}),
             created(await http["resident"].put(f"{API}/me/resident", json=profile), 200),
         )
         await created(await http["resident"].post(f"{API}/me/agents", json={"username": f"coach-{n}"}))
@@ -285,6 +289,7 @@ async def build_world(client: httpx.AsyncClient, engine: AsyncEngine, transport,
             checkin_booking=checkin["id"],
             staff_teacher=teacher["id"],
             offer=offer["id"],
+            course=course["id"],
             allocation=allocation["id"],
             coach=coach["id"],
             coach_grant=coach["grants"][0]["id"],
@@ -580,47 +585,47 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w, a: Req({"agent_user_id": w.coach}), only(204, "resident")
     ),
     ("GET", "/api/v1/me/applications"): Row(lambda w, a: Req(), only(200, "resident")),
-    # enrolment: C1's staff are the district's administrators (O is a learning group)
-    ("GET", "/api/v1/classes/{class_id:int}/enrolment-policy"): Row(lambda w, a: Req({"class_id": w.offer}), PUBLIC),
+    # enrolment: C2's staff are the district's administrators (O is a learning group)
+    ("GET", "/api/v1/classes/{class_id:int}/enrolment-policy"): Row(lambda w, a: Req({"class_id": w.course}), PUBLIC),
     ("PUT", "/api/v1/classes/{class_id:int}/enrolment-policy"): Row(
         lambda w, a: Req(
-            {"class_id": w.offer},
+            {"class_id": w.course},
             json={"opens_at": "2027-01-10T00:00:00Z", "closes_at": "2027-01-20T00:00:00Z", "seats": 12},
         ),
         only(200, "admin"),
         harmless=True,
     ),
     ("POST", "/api/v1/classes/{class_id:int}/applications"): Row(
-        lambda w, a: Req({"class_id": w.offer}, json={}), only(201, "resident")
+        lambda w, a: Req({"class_id": w.course}, json={}), only(201, "resident")
     ),
     # Allowed to the resident, who has not applied: nothing to show or withdraw.
     ("GET", "/api/v1/classes/{class_id:int}/applications"): Row(
-        lambda w, a: Req({"class_id": w.offer}), only(404, "resident")
+        lambda w, a: Req({"class_id": w.course}), only(404, "resident")
     ),
     ("DELETE", "/api/v1/classes/{class_id:int}/applications"): Row(
-        lambda w, a: Req({"class_id": w.offer}), only(404, "resident")
+        lambda w, a: Req({"class_id": w.course}), only(404, "resident")
     ),
-    ("GET", "/api/v1/classes/{class_id:int}/roster"): Row(lambda w, a: Req({"class_id": w.offer}), only(200, "admin")),
-    ("GET", "/api/v1/classes/{class_id:int}/draw"): Row(lambda w, a: Req({"class_id": w.offer}), PUBLIC),
+    ("GET", "/api/v1/classes/{class_id:int}/roster"): Row(lambda w, a: Req({"class_id": w.course}), only(200, "admin")),
+    ("GET", "/api/v1/classes/{class_id:int}/draw"): Row(lambda w, a: Req({"class_id": w.course}), PUBLIC),
     # Allowed to the class's staff; the window is still open, so there is nothing to draw or decide yet.
-    ("POST", "/api/v1/classes/{class_id:int}/draw"): Row(lambda w, a: Req({"class_id": w.offer}), only(409, "admin")),
+    ("POST", "/api/v1/classes/{class_id:int}/draw"): Row(lambda w, a: Req({"class_id": w.course}), only(409, "admin")),
     ("POST", "/api/v1/classes/{class_id:int}/outcome"): Row(
-        lambda w, a: Req({"class_id": w.offer}, json={"decision": "kept"}), only(409, "admin")
+        lambda w, a: Req({"class_id": w.course}, json={"decision": "kept"}), only(409, "admin")
     ),
-    # attendance: C1's staff (its organisation's managers, the district's administrators, its teacher's
+    # attendance: C2's staff (its organisation's managers, the district's administrators, its teacher's
     # account); its first session, 1 March, has not started yet
     ("GET", "/api/v1/classes/{class_id:int}/sessions/{session_date:date}/attendance"): Row(
-        lambda w, a: Req({"class_id": w.offer, "session_date": FIRST_SESSION}), only(200, "admin")
+        lambda w, a: Req({"class_id": w.course, "session_date": FIRST_SESSION}), only(200, "admin")
     ),
     ("PUT", "/api/v1/classes/{class_id:int}/sessions/{session_date:date}/attendance"): Row(
-        lambda w, a: Req({"class_id": w.offer, "session_date": FIRST_SESSION}, json=[]), only(409, "admin")
+        lambda w, a: Req({"class_id": w.course, "session_date": FIRST_SESSION}, json=[]), only(409, "admin")
     ),
     ("GET", "/api/v1/classes/{class_id:int}/sessions/{session_date:date}/code"): Row(
-        lambda w, a: Req({"class_id": w.offer, "session_date": FIRST_SESSION}), only(200, "admin")
+        lambda w, a: Req({"class_id": w.course, "session_date": FIRST_SESSION}), only(200, "admin")
     ),
     # Only enrolled residents check in; the resident caller is not enrolled, the others are no residents.
     ("POST", "/api/v1/classes/{class_id:int}/check-in"): Row(
-        lambda w, a: Req({"class_id": w.offer}, json={"code": "123456"}), signed_in(403)
+        lambda w, a: Req({"class_id": w.course}, json={"code": "123456"}), signed_in(403)
     ),
     # learning records
     ("GET", "/api/v1/me/learning-record"): Row(lambda w, a: Req(), only(200, "resident")),
@@ -629,7 +634,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # The resident has completed nothing: no badge for anyone.
     ("GET", "/api/v1/learning-records/{resident_id:str}/{class_id:int}/badge.json"): Row(
-        lambda w, a: Req({"resident_id": w.resident_public_id, "class_id": w.offer}), signed_in(404)
+        lambda w, a: Req({"resident_id": w.resident_public_id, "class_id": w.course}), signed_in(404)
     ),
     # statistics
     ("GET", "/api/v1/statistics/participation"): Row(
