@@ -89,6 +89,8 @@ def _check_change(policy: EnrolmentPolicy, data: PolicyWrite, now: datetime) -> 
             raise InvalidStateTransition(f"the window is open: {', '.join(changed)} can no longer change", state="open")
         if policy.closes_at <= now and data.closes_at != policy.closes_at:
             raise InvalidStateTransition("the window has closed", state="closed")
+        if data.closes_at < policy.closes_at:  # residents planned on it: an open window only grows
+            raise InvalidStateTransition("an open window may be extended, not cut short", state="open")
     if data.seats < policy.enrolled:
         raise InvalidRequest(f"{policy.enrolled} seats are taken already", field="seats")
 

@@ -336,6 +336,8 @@ async def test_once_open_the_rules_of_the_window_are_fixed(client, world, engine
     before = await counts(engine)
     response = await client.put(f"/classes/{world.offer}/enrolment-policy", json=window(clock, mode="first_come"))
     await refused(engine, response, 409, "invalid_state_transition", before)
+    shorter = await client.put(f"/classes/{world.offer}/enrolment-policy", json=window(clock, days=2))
+    await refused(engine, shorter, 409, "invalid_state_transition", before)
     longer = await client.put(f"/classes/{world.offer}/enrolment-policy", json=window(clock, days=9, seats=5))
     assert longer.status_code == 200 and longer.json()["seats"] == 5
 
