@@ -8,8 +8,7 @@ from litestar.params import FromQuery, QueryParameter
 from booking.api.availability import Near, space_filter
 from booking.api.deps import PageParams, Session
 from booking.api.feeds import SUFFIX, feed_links
-from booking.schemas.catalogue import CatalogueItem, TimeOfDay
-from booking.schemas.common import Page
+from booking.schemas.catalogue import CataloguePage, FeedAddresses, TimeOfDay
 from booking.services import catalogue
 from booking.services.catalogue import CatalogueFilter
 
@@ -43,7 +42,7 @@ class CatalogueController(Controller):
         q: Keyword = None,
         near: Near = None,
         has_seats: FromQuery[bool] = False,
-    ) -> Page[CatalogueItem]:
+    ) -> CataloguePage:
         """Classes of committed terms, by title, or nearest first with ``near``. ``region_id``: venues
         in that region or below; ``weekday`` and ``time_of_day`` (morning before 12:00, afternoon
         until 18:00, evening after) match one weekly session's local start; ``has_seats=true``
@@ -58,7 +57,10 @@ class CatalogueController(Controller):
             near=_point(near),
             has_seats=has_seats,
         )
-        items, total = await catalogue.catalogue(
-            session, where, page, lambda class_id: feed_links(request, f"/feeds/classes/{class_id}{SUFFIX}")
-        )
-        return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+        feeds = feed_links(request, "/feeds/classes/")
+
+        def feed_of(class_id: int) -> FeedAddresses:
+            return FeedAddresses(https=f"{feeds.https}{class_id}{SUFFIX}", webcal=f"{feeds.webcal}{class_id}{SUFFIX}")
+
+        items, total = await catalogue.catalogue(session, where, page, feed_of)
+        return CataloguePage(items=items, total=total, limit=page.limit, offset=page.offset)

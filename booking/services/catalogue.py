@@ -48,12 +48,12 @@ from booking.schemas.catalogue import (
     CatalogueRegion,
     CatalogueVenue,
     EnrolmentWindow,
+    FeedAddresses,
     Named,
     TimeOfDay,
     WeeklyTime,
 )
 from booking.schemas.common import local
-from booking.schemas.feeds import FeedLinks
 from booking.services.availability import venue_distance_m as distance_m
 from booking.services.common import PageRequest
 from booking.services.places import region_subtree
@@ -63,7 +63,7 @@ NOON, EVENING = time(12), time(18)
 LIKE_ESCAPE = "/"
 NEAREST_VENUES_FIRST = 32  # venues whose classes a page by distance ranks first; four times as many next
 
-FeedLinksOf = Callable[[int], FeedLinks]
+FeedLinksOf = Callable[[int], FeedAddresses]
 Point = tuple[float, float]
 
 
@@ -494,7 +494,7 @@ class _Where:
         return list(dict.fromkeys(name for _, name in sorted(self.teachers)))
 
 
-def _item(series: list[Row], near: Point | None, feed: FeedLinks) -> CatalogueItem:
+def _item(series: list[Row], near: Point | None, feed: FeedAddresses) -> CatalogueItem:
     """The item of a class from its committed series (at least one: it was listed)."""
     offer, where = series[0], _Where.of(series, near)
     venues = where.ordered_venues()
