@@ -159,8 +159,7 @@ async def apply(
     session: AsyncSession, actor: Actor, class_id: int, resident_public_id: str | None, *, now: datetime
 ) -> ApplicationPublic:
     offer = await get_or_404(session, CommunityClass, class_id)
-    counter = resident_public_id is not None and await class_staff(session, actor, offer)
-    acting = await residents.acting_for(session, actor, resident_public_id, counter=counter)
+    acting = await _acting(session, actor, offer, resident_public_id)
     resident = acting.resident
     policy = await _open_policy(session, class_id, now)
     await _check_not_applied(session, class_id, resident.user_id)
@@ -208,6 +207,14 @@ async def apply(
     return await _public(session, application, resident.public_id)
 
 
+async def _acting(
+    session: AsyncSession, actor: Actor, offer: CommunityClass, resident_public_id: str | None
+) -> residents.Acting:
+    """Who a request about ``offer`` acts for; the class's staff may act at the counter."""
+    counter = resident_public_id is not None and await class_staff(session, actor, offer)
+    return await residents.acting_for(session, actor, resident_public_id, counter=counter)
+
+
 async def _check_not_applied(session: AsyncSession, class_id: int, resident_id: int) -> None:
     existing = await session.scalar(
         select(Application.id).where(
@@ -235,12 +242,7 @@ async def withdraw(
 ) -> ApplicationPublic:
     """Withdraw an application or give up a seat; a seat given up goes to the waitlist's next."""
     offer = await get_or_404(session, CommunityClass, class_id)
-    acting = await residents.acting_for(
-        session,
-        actor,
-        resident_public_id,
-        counter=resident_public_id is not None and await class_staff(session, actor, offer),
-    )
+    acting = await _acting(session, actor, offer, resident_public_id)
     application = await _live_application(session, class_id, acting.resident.user_id)
     held_seat = application.state == ApplicationState.enrolled
     application.state, application.updated_at = ApplicationState.withdrawn, now
@@ -346,12 +348,7 @@ async def application_of(
 ) -> ApplicationPublic:
     """The resident's latest application to the class (the caller's own, or one they act for)."""
     offer = await get_or_404(session, CommunityClass, class_id)
-    acting = await residents.acting_for(
-        session,
-        actor,
-        resident_public_id,
-        counter=resident_public_id is not None and await class_staff(session, actor, offer),
-    )
+    acting = await _acting(session, actor, offer, resident_public_id)
     application = await session.scalar(
         select(Application)
         .where(Application.class_id == class_id, Application.resident_id == acting.resident.user_id)
