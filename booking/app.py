@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from litestar import Litestar, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from booking.api.accounts import AuthController
 from booking.api.allocations import AllocationController
@@ -29,6 +30,9 @@ from booking.api.users import UserController
 from booking.config import Settings
 from booking.db import create_engine, sessionmakers
 from booking.jobs import AllocationRunner, Sweeper
+from booking.web import pages
+from booking.web.apidoc import ApiReference
+from booking.web.render import TEMPLATE_CONFIG
 
 
 def utc_now() -> datetime:
@@ -91,12 +95,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         ],
     )
     return Litestar(
-        route_handlers=[api, FeedController, health],
+        route_handlers=[api, FeedController, health, *pages()],
+        template_config=TEMPLATE_CONFIG,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[database],
         state=State({"clock": clock, "settings": settings, "rendered_feeds": RenderedFeeds()}),
-        openapi_config=OpenAPIConfig(title="venueshare", version="1", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="venueshare", version="1", path="/schema", render_plugins=[ApiReference(), JsonRenderPlugin()]
+        ),
     )
 
 

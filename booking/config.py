@@ -22,6 +22,8 @@ class Settings:
     feed_future_days: int = 365
     # The address clients reach the service at, for feed links (default: as the request came in).
     public_url: str | None = None
+    # The help line every page shows (WCAG 3.2.6 consistent help).
+    help_phone: str = "12345"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -35,6 +37,7 @@ class Settings:
             feed_past_days=int(env.get("VENUESHARE_FEED_PAST_DAYS", "30")),
             feed_future_days=int(env.get("VENUESHARE_FEED_FUTURE_DAYS", "365")),
             public_url=env.get("VENUESHARE_PUBLIC_URL") or None,
+            help_phone=env.get("VENUESHARE_HELP_PHONE", "12345"),
         )
 
 

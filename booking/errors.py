@@ -204,3 +204,9 @@ class SessionCancelled(VenueshareError):
 
 class SessionNotStarted(VenueshareError):
     status, code, title = 409, "session_not_started", "The session has not started yet"
+
+
+class CsrfFailed(VenueshareError):
+    """A page's form came back without the token the page gave it (or from another site)."""
+
+    status, code, title = 403, "csrf_failed", "The form expired or came from elsewhere"

@@ -1,5 +1,6 @@
 """The public class catalogue: every caller, signed in or not, may browse it."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from litestar import Controller, Request, get
@@ -19,9 +20,19 @@ Keyword = Annotated[
 ]
 
 
-def _point(near: str | None) -> tuple[float, float] | None:
+def point_of(near: str | None) -> tuple[float, float] | None:
     """``lat,lon`` read as the availability search reads it, with the same 422s."""
-    return space_filter(None, None, None, None, near).near
+    return space_filter(None, None, None, None, near).near if near else None
+
+
+def class_feeds(request: Request) -> Callable[[int], FeedAddresses]:
+    """Each class's calendar addresses, on the host and scheme the request came in on."""
+    feeds = feed_links(request, "/feeds/classes/")
+
+    def feed_of(class_id: int) -> FeedAddresses:
+        return FeedAddresses(https=f"{feeds.https}{class_id}{SUFFIX}", webcal=f"{feeds.webcal}{class_id}{SUFFIX}")
+
+    return feed_of
 
 
 class CatalogueController(Controller):
@@ -54,13 +65,8 @@ class CatalogueController(Controller):
             weekday=weekday,
             time_of_day=time_of_day,
             q=q,
-            near=_point(near),
+            near=point_of(near),
             has_seats=has_seats,
         )
-        feeds = feed_links(request, "/feeds/classes/")
-
-        def feed_of(class_id: int) -> FeedAddresses:
-            return FeedAddresses(https=f"{feeds.https}{class_id}{SUFFIX}", webcal=f"{feeds.webcal}{class_id}{SUFFIX}")
-
-        items, total = await catalogue.catalogue(session, where, page, feed_of)
+        items, total = await catalogue.catalogue(session, where, page, class_feeds(request))
         return CataloguePage(items=items, total=total, limit=page.limit, offset=page.offset)

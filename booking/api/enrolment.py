@@ -61,9 +61,12 @@ class ResidentController(Controller):
         await residents.remove_agent(session, actor, agent_user_id)
 
     @get("/me/applications")
-    async def my_applications(self, session: Session, actor: Caller) -> list[ApplicationPublic]:
-        """Your applications of every term, with waitlist positions."""
-        return await enrolment.my_applications(session, actor)
+    async def my_applications(
+        self, session: Session, actor: Caller, resident_id: ResidentParam = None
+    ) -> list[ApplicationPublic]:
+        """Your applications of every term, with waitlist positions (``resident_id``: a resident you
+        act for, as their agent or at a counter)."""
+        return await enrolment.my_applications(session, actor, resident_id)
 
 
 class EnrolmentController(Controller):

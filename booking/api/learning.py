@@ -78,9 +78,12 @@ class MyLearningController(Controller):
     tags = ["learning records"]
 
     @get("/learning-record")
-    async def my_learning_record(self, session: Session, actor: Caller, now: Now) -> MyLearningRecord:
-        """Your classes with planned and attended hours, attendance rate, completion, credits and points."""
-        return await learning_records.my_learning_record(session, actor, now=now)
+    async def my_learning_record(
+        self, session: Session, actor: Caller, now: Now, resident_id: FromQuery[str | None] = None
+    ) -> MyLearningRecord:
+        """Your classes with planned and attended hours, attendance rate, completion, credits and points
+        (``resident_id``: a resident you act for, as their agent or at a counter)."""
+        return await learning_records.my_learning_record(session, actor, now=now, resident_public_id=resident_id)
 
 
 class LearningRecordController(Controller):

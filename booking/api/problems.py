@@ -1,4 +1,5 @@
-"""The one place that turns errors into RFC 9457 problem+json responses."""
+"""The one place that turns errors into RFC 9457 problem+json responses (and, for a visitor of the
+pages, into an error page)."""
 
 import logging
 from typing import Any
@@ -8,6 +9,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from booking.errors import VenueshareError
+from booking.web.errors import error_page, wants_page
 
 log = logging.getLogger("venueshare")
 
@@ -38,7 +40,9 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def on_domain_error(_: Request, error: VenueshareError) -> Response:
+def on_domain_error(request: Request, error: VenueshareError) -> Response:
+    if wants_page(request):
+        return error_page(request, error.status, error.code)
     response = problem(error.status, error.code, error.title, error.detail, **error.extra)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="venueshare"'
@@ -47,7 +51,9 @@ def on_domain_error(_: Request, error: VenueshareError) -> Response:
     return response
 
 
-def on_validation_error(_: Request, error: ValidationException) -> Response:
+def on_validation_error(request: Request, error: ValidationException) -> Response:
+    if wants_page(request):
+        return error_page(request, 400, "invalid_request")
     errors = [
         {
             "field": item.get("key", ""),
@@ -69,13 +75,17 @@ def on_validation_error(_: Request, error: ValidationException) -> Response:
     )
 
 
-def on_http_error(_: Request, error: HTTPException) -> Response:
+def on_http_error(request: Request, error: HTTPException) -> Response:
     code = HTTP_CODES.get(error.status_code, "http_error")
+    if wants_page(request):
+        return error_page(request, error.status_code, code)
     return problem(error.status_code, code, code.replace("_", " ").capitalize(), error.detail)
 
 
 def on_unexpected_error(request: Request, error: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    if wants_page(request):
+        return error_page(request, 500, "internal_error")
     return problem(500, "internal_error", "Internal server error", "the server failed; nothing was changed")
 
 

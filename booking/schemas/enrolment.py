@@ -135,6 +135,7 @@ class ApplicationPublic(SQLModel):
     tier: int
     rank: int | None
     waitlist_position: int | None = None
+    class_title: str | None = Field(default=None, description="given in lists of a resident's applications")
     channel: Channel
     created_at: datetime
     updated_at: datetime

@@ -214,12 +214,35 @@ async def subtree(session: AsyncSession, roots: set[int]) -> frozenset[int]:
 
 async def issue_feed_token(session: AsyncSession, user_id: int, *, now: datetime) -> str:
     """A new key for the person's private feed; the previous one stops working."""
+    await revoke_private_feed(session, user_id, now=now)
+    token, row = _new_token(user_id, TokenKind.feed, "private calendar feed", now, None)
+    session.add(row)
+    await session.flush()
+    return token
+
+
+async def sign_out(session: AsyncSession, token: str, *, now: datetime) -> None:
+    """End a sign-in session (a page's cookie): its token stops working at once."""
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.kind == TokenKind.session, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def private_feed(session: AsyncSession, user_id: int) -> ApiTokenPublic | None:
+    """The person's live private-feed key (its secret is not kept: only when it was issued)."""
+    row = await session.scalar(
+        select(ApiToken).where(
+            ApiToken.user_id == user_id, ApiToken.kind == TokenKind.feed, ApiToken.revoked_at.is_(None)
+        )
+    )
+    return None if row is None else ApiTokenPublic.model_validate(row)
+
+
+async def revoke_private_feed(session: AsyncSession, user_id: int, *, now: datetime) -> None:
     await session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user_id, ApiToken.kind == TokenKind.feed, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    token, row = _new_token(user_id, TokenKind.feed, "private calendar feed", now, None)
-    session.add(row)
-    await session.flush()
-    return token

@@ -28,6 +28,7 @@ from sqlalchemy import JSON, Float, Integer, Row, Select, bindparam, cast, func,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from booking.errors import NotFound
 from booking.models import (
     HOLDING,
     Application,
@@ -533,3 +534,28 @@ async def catalogue(
     series = await _series_by_class(session, ids)
     # A class whose last series was cancelled since the page was chosen is left out.
     return [_item(series[i], where.near, feed_links(i)) for i in ids if i in series], total
+
+
+async def offering(session: AsyncSession, class_id: int, feed: FeedAddresses) -> CatalogueItem:
+    """One class as the catalogue shows it; 404 unless a committed series holds it."""
+    series = (await _series_by_class(session, [class_id])).get(class_id)
+    if not series:
+        raise NotFound("class", class_id)
+    return _item(series, None, feed)
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What the catalogue's filters offer: the categories and target groups of listed classes."""
+
+    categories: list[str]
+    target_groups: list[str]
+
+
+async def choices(session: AsyncSession) -> Choices:
+    listed = CommunityClass.id.in_(_committed_series())
+    rows = (await session.execute(select(CommunityClass.category, CommunityClass.target_group).where(listed))).all()
+    return Choices(
+        categories=sorted({row.category for row in rows if row.category}),
+        target_groups=sorted({row.target_group for row in rows if row.target_group}),
+    )

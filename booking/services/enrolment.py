@@ -360,12 +360,24 @@ async def application_of(
     return await _public(session, application, acting.resident.public_id)
 
 
-async def my_applications(session: AsyncSession, actor: Actor) -> list[ApplicationPublic]:
-    resident = await residents.own_profile(session, actor)
-    found = await session.scalars(
-        select(Application).where(Application.resident_id == resident.user_id).order_by(Application.id)
-    )
-    return [await _public(session, application, resident.public_id) for application in found]
+async def my_applications(
+    session: AsyncSession, actor: Actor, resident_public_id: str | None = None
+) -> list[ApplicationPublic]:
+    """The resident's applications (the caller's own, or of one they act for)."""
+    resident = await residents.resident_for(session, actor, resident_public_id)
+    found = (
+        await session.execute(
+            select(Application, CommunityClass.title)
+            .join(CommunityClass, CommunityClass.id == Application.class_id)
+            .where(Application.resident_id == resident.user_id)
+            .order_by(Application.id)
+        )
+    ).all()
+    listed = []
+    for application, title in found:
+        listed.append(await _public(session, application, resident.public_id))
+        listed[-1].class_title = title
+    return listed
 
 
 async def roster(session: AsyncSession, actor: Actor, class_id: int) -> list[RosterEntry]:

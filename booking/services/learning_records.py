@@ -44,7 +44,7 @@ from booking.services.accounts import subtree
 from booking.services.attendance import ClassSession, class_sessions
 from booking.services.common import get_or_404
 from booking.services.guards import allow, organisation_region, require_admin_of, require_signed_in
-from booking.services.residents import own_profile
+from booking.services.residents import resident_for
 from integrations import spreadsheet
 
 DEFAULT_COMPLETION_PERCENT: int = EnrolmentPolicy.model_fields["completion_percent"].default
@@ -202,9 +202,12 @@ async def _residents(session: AsyncSession, resident_ids: set[int]) -> dict[int,
 # ---- the resident's own record -------------------------------------------------------------------
 
 
-async def my_learning_record(session: AsyncSession, actor: Actor, *, now: datetime) -> MyLearningRecord:
-    """Every class the resident is enrolled in or has attended, newest term first."""
-    resident = await own_profile(session, actor)
+async def my_learning_record(
+    session: AsyncSession, actor: Actor, *, now: datetime, resident_public_id: str | None = None
+) -> MyLearningRecord:
+    """Every class the resident (the caller, or one they act for) is enrolled in or has attended,
+    newest term first."""
+    resident = await resident_for(session, actor, resident_public_id)
     enrolled = select(Application.class_id).where(
         Application.resident_id == resident.user_id, Application.state == ApplicationState.enrolled
     )

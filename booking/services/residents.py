@@ -83,6 +83,12 @@ def counter_staff(actor: Actor) -> bool:
     return bool(actor.managed) or actor.is_admin
 
 
+async def resident_for(session: AsyncSession, actor: Actor, resident_public_id: str | None) -> Resident:
+    """The caller's own profile, or the one of a resident they act for (as agent or at a counter)."""
+    acting = await acting_for(session, actor, resident_public_id, counter=counter_staff(actor))
+    return acting.resident
+
+
 async def register_at_counter(
     session: AsyncSession, actor: Actor, data: CounterRegistration, *, now: datetime
 ) -> Resident:
