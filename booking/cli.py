@@ -189,7 +189,7 @@ def serve_api(settings: Settings, *, host: str, port: int, workers: int) -> None
     import uvicorn
 
     os.environ["DATABASE_URL"] = settings.database_url  # worker processes rebuild Settings from it
-    print(f"serving on http://{host}:{port} (API /api/v1, docs /schema)", file=sys.stderr)
+    print(f"serving on http://{host}:{port} (pages /, API /api/v1, docs /schema)", file=sys.stderr)
     uvicorn.run(
         "booking.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning"
     )
