@@ -26,7 +26,6 @@ async def first_link(page: Page, url: str, selector: str) -> str:
 
 
 async def shoot(url: str, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
     taken = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
@@ -59,6 +58,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="where the demo runs")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     for path in asyncio.run(shoot(args.url.rstrip("/"), args.out)):
         print(path)
 
