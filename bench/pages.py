@@ -8,8 +8,8 @@ applicants, seeded into a scratch SQLite file or, with ``--postgres ADMIN_URL``,
 next to that one (dropped afterwards). Requests go through the real app in-process, one at a time,
 taking turns one per round (20 unmeasured rounds, then --requests measured ones):
 
-* ``GET /api/v1/catalogue`` against ``GET /classes`` (first page of the catalogue, no filter);
-* ``GET /api/v1/catalogue?region_id&weekday`` against ``GET /classes?region_id&weekday``;
+* ``GET /api/v1/catalogue?limit=20`` against ``GET /classes`` (the first 20 classes, no filter);
+* ``GET /api/v1/catalogue?limit=20&region_id&weekday`` against ``GET /classes?region_id&weekday``;
 * ``GET /api/v1/classes/{id}`` against ``GET /classes/{id}`` (the page also lists the sessions,
   the spaces, the enrolment policy and draw, and draws the QR code of the feed's address);
 * ``GET /`` (the learning map of every venue) against ``GET /api/v1/venues``.
@@ -49,11 +49,13 @@ from booking.app import create_app
 from booking.config import Settings
 from booking.migrate import upgrade
 from booking.models import CommunityClass
+from booking.web.public import CATALOGUE_PAGE
 
 TARGET_P50_MS = 50.0
 TARGET_FIRST_LOAD_KB = 150.0
 ASSET = re.compile(r'<(?:link[^>]+href|script[^>]+src|img[^>]+src)="(/[^"]+)"')
 Request = Callable[[], tuple[str, dict]]
+PAGE = {"limit": CATALOGUE_PAGE}  # the API answers as many classes as the page shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +91,11 @@ def pairs(rows: Rows, rng: random.Random) -> list[Pair]:
         return chosen["class"]
 
     return [
-        Pair("catalogue, no filter", lambda: ("/classes", {}), lambda: ("/api/v1/catalogue", {})),
+        Pair("catalogue, no filter", lambda: ("/classes", {}), lambda: ("/api/v1/catalogue", PAGE)),
         Pair(
             "catalogue, region + weekday",
             lambda: ("/classes", filtered()),
-            lambda: ("/api/v1/catalogue", chosen["filter"]),
+            lambda: ("/api/v1/catalogue", {**PAGE, **chosen["filter"]}),
         ),
         Pair("a class", lambda: (f"/classes/{one_class()}", {}), lambda: (f"/api/v1/classes/{chosen['class']}", {})),
         Pair("learning map", lambda: ("/", {}), lambda: ("/api/v1/venues", {"limit": 200})),
