@@ -1,18 +1,23 @@
-"""Booking throughput on PostgreSQL: the HTTP API against a raw asyncpg INSERT baseline.
+"""Booking throughput on PostgreSQL: the HTTP API, the app's own SQL replayed, and a raw INSERT.
 
-Both phases run in one invocation, on one scratch database, with the same slot
-distribution (mostly free one-hour slots spread over many spaces, plus a share of
-deliberate repeats that the exclusion constraint must refuse) and the same number of
-concurrent clients:
+Three phases run in one invocation, in this order, on one scratch database, with the same
+slot distribution (mostly free one-hour slots spread over many spaces, plus a share of
+deliberate repeats that must be refused) and the same number of concurrent clients:
 
 * app: POST /api/v1/bookings against the real server (``venueshare serve``), 201 or 409,
   signed in as an organiser of the booking organisation (so the permission and policy checks
   run as they do for real users);
+* replay: the SQL the app sends for one booking (the same statements, in the same round trips
+  and transactions, a refused slot taking the app's refusal path), sent over the load
+  generator's own asyncpg connections, without HTTP and without the app. It is captured at
+  the driver while the app, built in this process, books a few slots; each replay fills in its
+  slot's values, the ids its earlier statements returned and the clock's reading;
 * raw: single-row autocommit INSERTs into ``bench_occurrences``, a copy of ``occurrences``
   with the same columns, CHECKs, indexes and exclusion constraint (no foreign keys).
 
-The figure of merit is app throughput / raw throughput. Timing never fails the run: the
-exit status is non-zero only when the benchmark itself could not run (or >1% errors).
+The figures of merit are app/raw throughput, app/replay throughput (what the app's Python
+costs beside the SQL it sends) and app p99. Timing never fails the run: the exit status is
+non-zero only when the benchmark itself could not run (or >1% errors).
 
     .venv/bin/python bench/booking_throughput.py [--clients 32] [--requests 4000] [--workers 2]
 """
@@ -21,9 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
+import functools
 import itertools
 import json
+import logging
 import os
 import random
 import signal
@@ -34,8 +42,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -43,9 +53,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
+import httpx
+from asyncpg.prepared_stmt import PreparedStatement
+from availability_search import start_lifespan, stop_lifespan
 from common import BenchError, driver_url, run_benchmark, scratch_database
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.app import create_app
+from booking.config import Settings
 from booking.db import create_engine
 from booking.migrate import upgrade
 from booking.schemas.accounts import UserCreate
@@ -54,7 +69,8 @@ from booking.services.accounts import create_user
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-TARGET_RATIO = 0.5  # app throughput / raw throughput
+TARGET_RATIO = 0.25  # app throughput / raw throughput
+TARGET_APP_OVER_REPLAY = 0.6  # app throughput / replay throughput
 TARGET_APP_P99_MS = 50.0
 MAX_ERROR_SHARE = 0.01
 WARMUP_REQUESTS = 200
@@ -69,7 +85,7 @@ class RequestFailed(Exception):
     """One request got neither "booked" nor "conflict" (counted; the run aborts above 1%)."""
 
 
-# --- the workload, shared by both phases -------------------------------------------------
+# --- the workload, shared by all phases --------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +110,7 @@ class SlotPlan:
         self._conflict_share = conflict_share
         self._rng = random.Random(seed)
         self._issued = itertools.count()
-        self._fresh = itertools.count()
+        self._fresh_issued = 0
         self._booked: list[Slot] = []
 
     def next(self) -> Slot:
@@ -102,7 +118,7 @@ class SlotPlan:
         wants_repeat = int((n + 1) * self._conflict_share) > int(n * self._conflict_share)
         if wants_repeat and self._booked:
             return replace(self._rng.choice(self._booked), seq=n, repeat=True)
-        fresh = next(self._fresh)
+        fresh, self._fresh_issued = self._fresh_issued, self._fresh_issued + 1
         starts_at = self._origin + SLOT_LENGTH * (fresh // len(self._space_ids))
         space_id = self._space_ids[fresh % len(self._space_ids)]
         return Slot(seq=n, space_id=space_id, starts_at=starts_at, ends_at=starts_at + SLOT_LENGTH)
@@ -110,6 +126,10 @@ class SlotPlan:
     def booked(self, slot: Slot) -> None:
         if not slot.repeat:
             self._booked.append(slot)
+
+    def end(self) -> datetime:
+        """An hour after every fresh slot issued so far: a plan starting there collides with none."""
+        return self._origin + SLOT_LENGTH * (self._fresh_issued // len(self._space_ids) + 1)
 
 
 class Outcome(Enum):
@@ -328,23 +348,25 @@ async def create_spaces(base_url: str, token: str, venue_id: int, connections: i
     return sorted(itertools.chain.from_iterable(batches))
 
 
+def booking_body(seed: Seed, slot: Slot) -> dict[str, Any]:
+    """The JSON body of POST /api/v1/bookings for ``slot``."""
+    return {
+        "space_id": slot.space_id,
+        "organisation_id": seed.organisation_id,
+        "title": f"bench {slot.seq}",
+        "attendees": 10,
+        "starts_at": slot.starts_at.isoformat(),
+        "ends_at": slot.ends_at.isoformat(),
+    }
+
+
 def api_client(base_url: str, seed: Seed) -> OpenClient:
     @contextlib.asynccontextmanager
     async def open_client() -> AsyncIterator[Send]:
         async with HttpConnection.open(base_url, seed.organiser_token) as api:
 
             async def send(slot: Slot) -> Outcome:
-                status, body = await api.post_json(
-                    "/api/v1/bookings",
-                    {
-                        "space_id": slot.space_id,
-                        "organisation_id": seed.organisation_id,
-                        "title": f"bench {slot.seq}",
-                        "attendees": 10,
-                        "starts_at": slot.starts_at.isoformat(),
-                        "ends_at": slot.ends_at.isoformat(),
-                    },
-                )
+                status, body = await api.post_json("/api/v1/bookings", booking_body(seed, slot))
                 if status == 201:
                     return Outcome.BOOKED
                 if status == 409:
@@ -354,6 +376,477 @@ def api_client(base_url: str, seed: Seed) -> OpenClient:
             yield send
 
     return open_client
+
+
+# --- replay phase: the app's own SQL for a booking, without HTTP and without the app ----------
+#
+# What the app sends is captured at the driver: while a booking request runs through the app
+# (built in this process, on the scratch database), asyncpg's methods that send statements
+# record each statement, its parameters and what it returned. asyncpg's query logger
+# (Connection.add_query_logger) cannot do this alone: it reports BEGIN/COMMIT/ROLLBACK and what
+# runs through Connection methods, but not executions of prepared statements (SQLAlchemy's
+# asyncpg dialect runs every statement as one), and never what a statement returned (a new
+# booking's id feeds the statements after it). Wrapping the methods of asyncpg's Connection and
+# PreparedStatement sees the same whether the booking path uses the ORM, Core or asyncpg itself;
+# the query logger then checks the replay (``check_replay``). Cursors and COPY are not recorded:
+# the booking path uses neither.
+
+CAPTURE_SEQ = 1_000_000  # request numbers (and titles) of the captured requests: no plan reaches them
+MAX_CAPTURES = 6  # requests to reach two in a row that send the same statements
+CLOCK_TOLERANCE = timedelta(minutes=5)  # a timestamp this close to now was read from the clock
+SLOT_VALUES = ("space_id", "starts_at", "ends_at")  # every booking must send these on
+EXCLUSION_VIOLATION = "exclusion violation"
+
+# The asyncpg methods that send statements, and how each one's result reads as rows.
+ROWS_OF: dict[str, Callable[[Any], list]] = {
+    "execute": lambda _status: [],
+    "executemany": lambda _none: [],
+    "fetch": list,
+    "fetchmany": list,
+    "fetchrow": lambda record: [] if record is None else [record],
+    "fetchval": lambda value: [] if value is None else [(value,)],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One statement as the driver sent it (one round trip)."""
+
+    method: str  # the asyncpg method, a key of ROWS_OF
+    query: str
+    args: Any  # a tuple of parameters; a list of such tuples for executemany/fetchmany
+    rows: list  # what came back, as indexable rows ([] for a command)
+    error: Exception | None = None
+
+
+def outcome_of(rows: list, error: Exception | None) -> str:
+    """What may tell a free slot from a taken one at the statement where the two paths part."""
+    if isinstance(error, asyncpg.exceptions.ExclusionViolationError):
+        return EXCLUSION_VIOLATION
+    return "rows" if rows else "no rows"
+
+
+_capture: ContextVar[list[Sent] | None] = ContextVar("capture", default=None)
+
+
+def recording(method: Callable[..., Awaitable[Any]], name: str, *, prepared: bool) -> Callable[..., Awaitable[Any]]:
+    """``method`` of asyncpg's Connection or (``prepared``) PreparedStatement, recording what it
+    sends while a capture is on in the calling task (``capture_request``)."""
+    many = name in ("executemany", "fetchmany")
+    first = 0 if prepared else 1  # where the parameters start: a Connection method takes the query first
+
+    @functools.wraps(method)
+    async def record(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = _capture.get()
+        if sent is None:
+            return await method(self, *args, **kwargs)
+        query = self.get_query() if prepared else args[0]
+        if many:  # the parameter rows may be an iterator: read them once, pass them on as a list
+            args = (*args[:first], [tuple(row) for row in args[first]], *args[first + 1 :])
+        params = args[first] if many else args[first:]
+        try:
+            result = await method(self, *args, **kwargs)
+        except asyncpg.PostgresError as error:
+            sent.append(Sent(name, query, params, [], error))
+            raise
+        sent.append(Sent(name, query, params, ROWS_OF[name](result)))
+        return result
+
+    return record
+
+
+@contextlib.contextmanager
+def driver_recording() -> Iterator[None]:
+    """asyncpg's methods that send statements, wrapped by ``recording`` until the block ends."""
+    with contextlib.ExitStack() as restore:
+        for cls, prepared in ((asyncpg.Connection, False), (PreparedStatement, True)):
+            for name in ROWS_OF:
+                if (original := getattr(cls, name, None)) is not None:
+                    setattr(cls, name, recording(original, name, prepared=prepared))
+                    restore.callback(setattr, cls, name, original)
+        yield
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    slot: Slot
+    status: int
+    sent: list[Sent]
+
+    @property
+    def queries(self) -> list[str]:
+        return [statement.query for statement in self.sent]
+
+    def outcome(self, statement: int) -> str:
+        """The outcome of statement number ``statement`` (counted from 1)."""
+        sent = self.sent[statement - 1]
+        return outcome_of(sent.rows, sent.error)
+
+
+async def capture_request(client: httpx.AsyncClient, seed: Seed, slot: Slot) -> Captured:
+    """POST one booking; record what the driver sends for it. The capture is on in this task and in
+    any task the request starts, never in the app's background jobs (started before it)."""
+    sent: list[Sent] = []
+    token = _capture.set(sent)
+    try:
+        response = await client.post("/bookings", json=booking_body(seed, slot))
+    finally:
+        _capture.reset(token)
+    return Captured(slot, response.status_code, sent)
+
+
+async def capture_until_steady(
+    client: httpx.AsyncClient, seed: Seed, slots: Iterator[Slot], status: int
+) -> list[Captured]:
+    """Requests until, after a warm-up request, two in a row send the same statements (the first
+    ones may open connections and fill the app's and the driver's caches)."""
+    captures: list[Captured] = []
+    for slot in itertools.islice(slots, MAX_CAPTURES):
+        captures.append(captured := await capture_request(client, seed, slot))
+        if captured.status != status:
+            raise BenchError(f"capturing: booking {slot} answered {captured.status}, not {status}")
+        if len(captures) >= 3 and captures[-2].queries == captured.queries:
+            return captures
+    raise BenchError(f"capturing: no two requests in a row sent the same statements ({len(captures)} tried)")
+
+
+def capture_slots(space_ids: list[int], before: datetime, seqs: Iterator[int]) -> Iterator[Slot]:
+    """Slots in the hours just before ``before`` (no phase books there), each an hour earlier and on
+    a space with a lower id than the one before, so two requests in a row differ in every value
+    they send; and as the ids the database hands out only grow, no id returned in both of two
+    requests can pass for their space ids."""
+    descending = sorted(space_ids, reverse=True)
+    for n in itertools.count():
+        starts_at = before - SLOT_LENGTH * (n + 1)
+        space_id = descending[n % len(descending)]
+        yield Slot(seq=next(seqs), space_id=space_id, starts_at=starts_at, ends_at=starts_at + SLOT_LENGTH)
+
+
+def request_values(seed: Seed, slot: Slot) -> dict[str, Any]:
+    """What a booking request tells the app, its times as the datetimes the app reads them as."""
+    return {**booking_body(seed, slot), "starts_at": slot.starts_at, "ends_at": slot.ends_at}
+
+
+@dataclass(slots=True)
+class ReplayState:
+    """One replayed request: its values, what its statements returned so far, the clock's reading."""
+
+    request: dict[str, Any]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rows: list[list] = field(default_factory=list)
+    fresh: dict[Any, Any] = field(default_factory=dict)  # a captured uuid -> its stand-in in this request
+
+
+# How a replay computes one parameter (or a part of one).
+Value = Callable[[ReplayState], Any]
+
+
+def _constant(value: Any) -> Value:
+    return lambda state: value
+
+
+def _request_value(key: str) -> Value:
+    return lambda state: state.request[key]
+
+
+def _returned(statement: int, row: int, column: int) -> Value:
+    return lambda state: state.rows[statement][row][column]
+
+
+def _clock(aware: bool) -> Value:
+    return (lambda state: state.now) if aware else (lambda state: state.now.replace(tzinfo=None))
+
+
+def _new_uuid(captured: uuid.UUID) -> Value:
+    return lambda state: state.fresh.setdefault(captured, uuid.uuid4())
+
+
+def _sequence(kind: type, parts: list[Value]) -> Value:
+    return lambda state: kind(part(state) for part in parts)
+
+
+def _mapping(parts: dict[str, Value]) -> Value:
+    return lambda state: {key: part(state) for key, part in parts.items()}
+
+
+def _rendered(render: Callable[[Any], str], inner: Value) -> Value:
+    return lambda state: render(inner(state))
+
+
+# Text whose parts may come from the request: (parse, render), tried in order.
+TEXT_FORMATS: tuple[tuple[Callable[[str], Any], Callable[[Any], str]], ...] = (
+    (json.loads, json.dumps),  # JSON documents, e.g. an outbox message's payload
+    (datetime.fromisoformat, datetime.isoformat),  # timestamps written as text (inside JSON)
+)
+
+
+def _same(x: Any, y: Any) -> bool:
+    return type(x) is type(y) and x == y
+
+
+def _is_clock_reading(value: Any) -> bool:
+    if not isinstance(value, datetime):
+        return False
+    now = datetime.now(UTC) if value.tzinfo else datetime.now(UTC).replace(tzinfo=None)
+    return abs(now - value) < CLOCK_TOLERANCE
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    method: str  # as captured: execute, fetch, fetchrow, fetchval, executemany, fetchmany
+    query: str
+    args: Value  # the parameters, computed for each replayed request
+
+
+class Tracer:
+    """Explains each parameter of a captured request by the same parameter of another request:
+    equal in both, it is a constant; else it is a value of the request, a value an earlier
+    statement returned (found at the same place in both requests), the clock's reading or a new
+    uuid. JSON and timestamp text is explained part by part; anything else fails the run."""
+
+    def __init__(self, seed: Seed, first: Captured, second: Captured) -> None:
+        if first.queries != second.queries:
+            raise BenchError("capturing: two requests sent different statements")
+        self._requests = (request_values(seed, first.slot), request_values(seed, second.slot))
+        self._sent = (first.sent, second.sent)
+        self.used: set[str] = set()  # the request values some parameter comes from
+
+    def statements(self) -> list[Statement]:
+        first, second = self._sent
+        return [
+            Statement(a.method, a.query, self._trace(a.args, b.args, index))
+            for index, (a, b) in enumerate(zip(first, second, strict=True))
+        ]
+
+    def _trace(self, a: Any, b: Any, statement: int) -> Value:
+        if _same(a, b):
+            return _constant(a)
+        if type(a) in (list, tuple) and type(a) is type(b) and len(a) == len(b):
+            return _sequence(type(a), [self._trace(x, y, statement) for x, y in zip(a, b, strict=True)])
+        if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+            return _mapping({key: self._trace(a[key], b[key], statement) for key in a})
+        if (source := self._source(a, b, statement)) is not None:
+            return source
+        if _is_clock_reading(a) and _is_clock_reading(b):
+            return _clock(a.tzinfo is not None)
+        if isinstance(a, uuid.UUID) and isinstance(b, uuid.UUID):
+            return _new_uuid(a)
+        if isinstance(a, str) and isinstance(b, str):
+            for parse, render in TEXT_FORMATS:
+                try:
+                    parsed = parse(a), parse(b)
+                except ValueError:
+                    continue
+                return _rendered(render, self._trace(*parsed, statement))
+        query = " ".join(self._sent[0][statement].query.split())[:80]
+        raise BenchError(
+            f"capturing: statement {statement + 1} ({query}) sent {a!r} in one request and {b!r} in the "
+            "next; neither the request, an earlier result, the clock nor a new uuid explains it"
+        )
+
+    def _source(self, a: Any, b: Any, statement: int) -> Value | None:
+        (request_a, request_b), (sent_a, sent_b) = self._requests, self._sent
+        for key, value in request_a.items():
+            if _same(value, a) and _same(request_b[key], b):
+                self.used.add(key)
+                return _request_value(key)
+        for earlier in range(statement):
+            for row, (row_a, row_b) in enumerate(zip(sent_a[earlier].rows, sent_b[earlier].rows, strict=False)):
+                for column, (x, y) in enumerate(zip(row_a, row_b, strict=False)):
+                    if _same(x, a) and _same(y, b):
+                        return _returned(earlier, row, column)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTemplate:
+    """One booking request as the app sends it: the ``shared`` statements, the last of which tells a
+    free slot (its outcome is ``booked_when``) from a taken one (``refused_when``), then the rest of
+    the app's path for a booked slot or for a refused one."""
+
+    shared: list[Statement]
+    booked: list[Statement]
+    refused: list[Statement]
+    booked_when: str
+    refused_when: str
+
+    def path(self, outcome: Outcome) -> list[Statement]:
+        return self.shared + (self.booked if outcome is Outcome.BOOKED else self.refused)
+
+    def describe(self) -> str:
+        def verbs(statements: list[Statement]) -> str:
+            words = [statement.query.split(None, 1)[0].rstrip(";").upper() for statement in statements]
+            runs = [(word, len(list(same))) for word, same in itertools.groupby(words)]
+            return ", ".join(f"{word} x{count}" if count > 1 else word for word, count in runs)
+
+        booked, refused = self.path(Outcome.BOOKED), self.path(Outcome.CONFLICT)
+        return (
+            f"booked {len(booked)} round trips ({verbs(booked)}), refused {len(refused)} ({verbs(refused)}); "
+            f"statement {len(self.shared)} gives {self.booked_when} when booked, {self.refused_when} when refused"
+        )
+
+    def listing(self) -> list[str]:
+        def line(number: int, statement: Statement) -> str:
+            return f"{number:>3}. {' '.join(statement.query.split())[:100]}"
+
+        booked = [line(n, s) for n, s in enumerate(self.path(Outcome.BOOKED), 1)]
+        refused = [line(n, s) for n, s in enumerate(self.refused, len(self.shared) + 1)]
+        return ["booked:", *booked, f"refused, after the first {len(self.shared)}:", *refused]
+
+
+def shared_length(a: list[str], b: list[str]) -> int:
+    """How many statements two requests sent alike before they parted."""
+    return next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def build_template(seed: Seed, booked: tuple[Captured, Captured], refused: tuple[Captured, Captured]) -> ReplayTemplate:
+    """The booked and the refused path part after the statements they share; the outcome of the last
+    shared one must tell them apart, the same in both requests of each pair."""
+    for captured in (*booked, *refused):
+        for sent in captured.sent:
+            if sent.error and not isinstance(sent.error, asyncpg.exceptions.ExclusionViolationError):
+                raise BenchError(f"capturing: a statement of the app failed: {sent.error!r}")
+    shared = shared_length(booked[0].queries, refused[0].queries)
+    if shared == 0:
+        raise BenchError("capturing: a booked and a refused request do not even begin alike")
+    booked_when, refused_when = {c.outcome(shared) for c in booked}, {c.outcome(shared) for c in refused}
+    if len(booked_when) != 1 or len(refused_when) != 1 or booked_when == refused_when:
+        raise BenchError(f"capturing: statement {shared} does not tell a booked request from a refused one")
+    booked_tracer, refused_tracer = Tracer(seed, *booked), Tracer(seed, *refused)
+    booked_path, refused_path = booked_tracer.statements(), refused_tracer.statements()
+    if missing := set(SLOT_VALUES) - booked_tracer.used:
+        raise BenchError(f"capturing: no statement of a booking sends the slot's {sorted(missing)}")
+    return ReplayTemplate(
+        booked_path[:shared], booked_path[shared:], refused_path[shared:], booked_when.pop(), refused_when.pop()
+    )
+
+
+async def capture_template(app_url: str, seed: Seed, slots: Iterator[Slot], seqs: Iterator[int]) -> ReplayTemplate:
+    """Book through the app, built in this process on the scratch database, while the driver records:
+    free slots until two bookings in a row send the same statements, then repeats of those slots
+    until two refusals do."""
+    app = create_app(Settings(database_url=app_url))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the app's logging config would log every request
+    lifespan = await start_lifespan(app)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {seed.organiser_token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench/api/v1", headers=headers) as client:
+            with driver_recording():
+                booked = await capture_until_steady(client, seed, slots, 201)
+                repeats = (replace(c.slot, seq=next(seqs), repeat=True) for c in booked)  # in the same order
+                refused = await capture_until_steady(client, seed, repeats, 409)
+    finally:
+        await stop_lifespan(*lifespan)
+    return build_template(seed, (booked[-2], booked[-1]), (refused[-2], refused[-1]))
+
+
+async def send_statement(connection: asyncpg.Connection, statement: Statement, state: ReplayState) -> None:
+    """One round trip, as the app made it: BEGIN/COMMIT/ROLLBACK by the simple query protocol, any
+    other statement as a prepared statement (cached on the connection, as the app's are)."""
+    args = statement.args(state)
+    if statement.method == "executemany":
+        await connection.executemany(statement.query, args)
+        rows = []
+    elif statement.method == "fetchmany":
+        rows = await connection.fetchmany(statement.query, args)
+    elif statement.method == "execute" and not args:
+        await connection.execute(statement.query)
+        rows = []
+    else:
+        rows = await connection.fetch(statement.query, *args)
+    state.rows.append(rows)
+
+
+async def replay_booking(connection: asyncpg.Connection, template: ReplayTemplate, request: dict[str, Any]) -> Outcome:
+    state = ReplayState(request)
+    try:
+        for statement in template.shared[:-1]:
+            await send_statement(connection, statement, state)
+        error = None
+        try:
+            await send_statement(connection, template.shared[-1], state)
+        except asyncpg.exceptions.ExclusionViolationError as violation:
+            state.rows.append([])
+            error = violation
+        seen = outcome_of(state.rows[-1], error)
+        if seen not in (template.booked_when, template.refused_when):
+            raise RequestFailed(f"statement {len(template.shared)} gave {seen}")
+        outcome = Outcome.BOOKED if seen == template.booked_when else Outcome.CONFLICT
+        for statement in template.booked if outcome is Outcome.BOOKED else template.refused:
+            await send_statement(connection, statement, state)
+    except Exception:
+        if connection.is_in_transaction():  # leave the connection usable for the client's next request
+            await connection.execute("ROLLBACK")
+        raise
+    return outcome
+
+
+async def check_replay(connection: asyncpg.Connection, template: ReplayTemplate, seed: Seed, slot: Slot) -> None:
+    """A free slot, then a repeat of it, replayed under asyncpg's query logger: the driver must
+    report the captured statements of either path, and the slot must be booked, then refused."""
+    logged: list[str] = []
+
+    def log(record: Any) -> None:
+        logged.append(record.query)
+
+    connection.add_query_logger(log)
+    try:
+        for request, expected in ((slot, Outcome.BOOKED), (replace(slot, repeat=True), Outcome.CONFLICT)):
+            logged.clear()
+            try:
+                outcome = await replay_booking(connection, template, request_values(seed, request))
+            except (RequestFailed, asyncpg.PostgresError) as error:
+                raise BenchError(f"replay check: replaying {request} failed: {error!r}") from error
+            await asyncio.sleep(0)  # the logger is called soon after each statement, not at once
+            captured = [statement.query for statement in template.path(expected)]
+            if outcome is not expected or logged != captured:
+                raise BenchError(
+                    f"replay check: replaying {request} gave {outcome.value} after {len(logged)} statements; "
+                    f"expected {expected.value} after the {len(captured)} the app sent"
+                )
+    finally:
+        connection.remove_query_logger(log)
+
+
+def replay_client(
+    pool: asyncpg.Pool, template: ReplayTemplate, seed: Seed, outcomes: collections.Counter[Outcome]
+) -> OpenClient:
+    @contextlib.asynccontextmanager
+    async def open_client() -> AsyncIterator[Send]:
+        async with pool.acquire() as connection:  # held for the whole phase, like a keep-alive
+
+            async def send(slot: Slot) -> Outcome:
+                outcome = await replay_booking(connection, template, request_values(seed, slot))
+                outcomes[outcome] += 1
+                return outcome
+
+            yield send
+
+    return open_client
+
+
+async def replay_phase(
+    app_url: str, dsn: str, seed: Seed, plan: SlotPlan, *, capture_before: datetime, clients: int, requests: int
+) -> tuple[PhaseResult, ReplayTemplate]:
+    """Capture the app's statements, check a replay of them, then measure replays on ``plan``."""
+    seqs = itertools.count(CAPTURE_SEQ)
+    slots = capture_slots(seed.space_ids, capture_before, seqs)
+    template = await capture_template(app_url, seed, slots, seqs)
+    for line in template.listing():
+        print(f"  {line}", file=sys.stderr)
+    outcomes: collections.Counter[Outcome] = collections.Counter()
+    async with asyncpg.create_pool(dsn, min_size=clients, max_size=clients) as pool:
+        async with pool.acquire() as connection:
+            await check_replay(connection, template, seed, next(slots))
+            bookings_before = await connection.fetchval("SELECT count(*) FROM bookings")
+        client = replay_client(pool, template, seed, outcomes)
+        result = await measure("replay", client, plan, clients=clients, requests=requests)
+        async with pool.acquire() as connection:
+            created = await connection.fetchval("SELECT count(*) FROM bookings") - bookings_before
+    if created != outcomes[Outcome.BOOKED]:
+        raise BenchError(f"replay: {outcomes[Outcome.BOOKED]} requests were booked, {created} bookings created")
+    return result, template
 
 
 # --- raw phase: single-row INSERTs into a copy of occurrences ------------------------------
@@ -491,26 +984,34 @@ def stop(server: subprocess.Popen) -> None:
 # --- report ---------------------------------------------------------------------------------
 
 
-def report(app: PhaseResult, raw: PhaseResult, args: argparse.Namespace) -> str:
-    header = f"{'phase':<6}{'requests':>9}{'201':>7}{'409':>6}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+def report(
+    app: PhaseResult, replay: PhaseResult, raw: PhaseResult, template: ReplayTemplate, args: argparse.Namespace
+) -> str:
+    header = f"{'phase':<7}{'requests':>9}{'201':>7}{'409':>6}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
     lines = [
         f"booking throughput: {args.clients} clients, {args.requests} requests/phase, "
         f"{args.workers} API workers, {args.conflict_share:.0%} conflicts, {os.cpu_count()} CPUs",
         header,
         "-" * len(header),
     ]
-    for phase in (app, raw):
+    for phase in (app, replay, raw):
         lines.append(
-            f"{phase.name:<6}{phase.requests:>9}{phase.booked:>7}{phase.conflicts:>6}{phase.errors:>8}"
+            f"{phase.name:<7}{phase.requests:>9}{phase.booked:>7}{phase.conflicts:>6}{phase.errors:>8}"
             f"{phase.throughput:>9.0f}{phase.p50_ms:>9.1f}{phase.p99_ms:>9.1f}"
         )
-    ratio = app.throughput / raw.throughput
+    app_raw, replay_raw = app.throughput / raw.throughput, replay.throughput / raw.throughput
+    app_replay = app.throughput / replay.throughput
     lines += [
         "",
-        f"ratio app/raw throughput: {ratio:.2f}  (target >= {TARGET_RATIO}: {_verdict(ratio >= TARGET_RATIO)})",
+        f"ratio app/raw throughput: {app_raw:.2f}  (target >= {TARGET_RATIO}: {_verdict(app_raw >= TARGET_RATIO)})",
+        f"ratio replay/raw throughput: {replay_raw:.2f}",
+        f"ratio app/replay throughput: {app_replay:.2f}  "
+        f"(target >= {TARGET_APP_OVER_REPLAY}: {_verdict(app_replay >= TARGET_APP_OVER_REPLAY)})",
         f"app p99: {app.p99_ms:.1f} ms  "
         f"(target < {TARGET_APP_P99_MS:.0f} ms: {_verdict(app.p99_ms < TARGET_APP_P99_MS)})",
+        f"replay, per request as the driver sent it (any pool check-out or reset included): {template.describe()}",
         f"load generator CPU: app {app.client_cpu_seconds:.2f} s in {app.seconds:.2f} s, "
+        f"replay {replay.client_cpu_seconds:.2f} s in {replay.seconds:.2f} s, "
         f"raw {raw.client_cpu_seconds:.2f} s in {raw.seconds:.2f} s",
     ]
     return "\n".join(lines)
@@ -541,7 +1042,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> str:
-    # Whole hours from a day ahead: every slot is in the future; both phases get the same slots.
+    # Whole hours from a day ahead: every slot is in the future. The replay books into the same
+    # occurrences table as the app, so its plan starts after the app's last slot; the raw phase
+    # has a table of its own and gets the app's slots; the replay's captures book the hours
+    # just before ``origin``.
     origin = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
     sizes = {"clients": args.clients, "requests": args.requests}
     with scratch_database(args.postgres_url) as url:
@@ -552,11 +1056,15 @@ def run(args: argparse.Namespace) -> str:
             print(f"app phase: {base_url}, {args.workers} workers", file=sys.stderr)
             app_plan = SlotPlan(seed.space_ids, origin, args.conflict_share)
             app = asyncio.run(measure("app", api_client(base_url, seed), app_plan, **sizes))
-        # The server is stopped first so the baseline has the cores (and connections) to itself.
+        # The server is stopped first so the replay and the baseline have the cores (and
+        # connections) to themselves.
+        print("replay phase: the app's SQL for each booking, over asyncpg connections", file=sys.stderr)
+        replay_plan = SlotPlan(seed.space_ids, app_plan.end(), args.conflict_share)
+        replay, template = asyncio.run(replay_phase(app_url, dsn, seed, replay_plan, capture_before=origin, **sizes))
         print("raw phase: asyncpg INSERT into bench_occurrences", file=sys.stderr)
         raw_plan = SlotPlan(seed.space_ids, origin, args.conflict_share)
         raw = asyncio.run(raw_phase(dsn, raw_plan, **sizes))
-    return report(app, raw, args)
+    return report(app, replay, raw, template, args)
 
 
 def main(argv: list[str] | None = None) -> int:
