@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, or_, select, union_all
+from sqlalchemy import and_, bindparam, delete, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.models import SLOT_HOLDING_STATES, Closure, Occurrence, OpeningHours, Space, SpaceTree, Venue
@@ -86,9 +86,26 @@ def _effective(rows: list[OpeningHours], space_id: int, venue_id: int) -> tuple[
     return ("venue", sorted(inherited, key=hours.ordering)) if inherited else ("none", [])
 
 
-async def _hours_rows(session: AsyncSession, space_ids, venue_ids) -> list[OpeningHours]:
-    where = or_(OpeningHours.space_id.in_(space_ids), OpeningHours.venue_id.in_(venue_ids))
-    return list((await session.scalars(select(OpeningHours).where(where))).all())
+_HOURS = OpeningHours.__table__.c
+_HOURS_ROWS = select(
+    _HOURS.space_id,
+    _HOURS.venue_id,
+    _HOURS.weekday,
+    _HOURS.opens_min,
+    _HOURS.closes_min,
+    _HOURS.valid_from,
+    _HOURS.valid_until,
+).where(
+    or_(
+        _HOURS.space_id.in_(bindparam("space_ids", expanding=True)),
+        _HOURS.venue_id.in_(bindparam("venue_ids", expanding=True)),
+    )
+)
+
+
+async def _hours_rows(session: AsyncSession, space_ids, venue_ids) -> list:
+    """The weekly windows of the spaces and of the venues (rows with the columns of OpeningHours)."""
+    return list(await session.execute(_HOURS_ROWS, {"space_ids": list(space_ids), "venue_ids": list(venue_ids)}))
 
 
 async def space_opening_hours(session: AsyncSession, space_id: int) -> OpeningHoursPublic:
@@ -130,6 +147,29 @@ async def venue_infos(session: AsyncSession, space_ids: list[int]) -> dict[int, 
     return {space_id: VenueInfo(*venue) for space_id, *venue in rows}
 
 
+def _closures():
+    """Built once: the closures over [start, end) of each of ``space_ids``: its own, those of the
+    spaces it is part of or that are part of it, and its venue's."""
+    space_ids = bindparam("space_ids", expanding=True)
+    pairs = relatives(space_ids).subquery()
+    closure, space = Closure.__table__.c, Space.__table__.c
+    overlapping = and_(closure.starts_at < bindparam("end"), closure.ends_at > bindparam("start"))
+    own_or_related = (
+        select(pairs.c[0], closure.starts_at, closure.ends_at)
+        .join(Closure.__table__, closure.space_id == pairs.c[1])
+        .where(overlapping)
+    )
+    of_venue = (
+        select(space.id, closure.starts_at, closure.ends_at)
+        .join(Closure.__table__, closure.venue_id == space.venue_id)
+        .where(space.id.in_(space_ids), overlapping)
+    )
+    return union_all(own_or_related, of_venue)
+
+
+_CLOSURES = _closures()
+
+
 async def calendars(
     session: AsyncSession, venues: dict[int, VenueInfo], start: datetime, end: datetime
 ) -> dict[int, SpaceCalendar]:
@@ -139,20 +179,9 @@ async def calendars(
     """
     space_ids = list(venues)
     hours_rows = await _hours_rows(session, space_ids, {venue.id for venue in venues.values()})
-    pairs = relatives(space_ids).subquery()
-    overlapping = and_(Closure.starts_at < end, Closure.ends_at > start)
-    own_or_related = (
-        select(pairs.c[0], Closure.starts_at, Closure.ends_at)
-        .join(Closure, Closure.space_id == pairs.c[1])
-        .where(overlapping)
-    )
-    of_venue = (
-        select(Space.id, Closure.starts_at, Closure.ends_at)
-        .join(Closure, Closure.venue_id == Space.venue_id)
-        .where(Space.id.in_(space_ids), overlapping)
-    )
     closures: dict[int, list] = {space_id: [] for space_id in space_ids}
-    for space_id, starts_at, ends_at in await session.execute(union_all(own_or_related, of_venue)):
+    found = await session.execute(_CLOSURES, {"space_ids": space_ids, "start": start, "end": end})
+    for space_id, starts_at, ends_at in found:
         closures[space_id].append((starts_at, ends_at))
     own_rows: dict[int, list[OpeningHours]] = {}
     venue_rows: dict[int, list[OpeningHours]] = {}

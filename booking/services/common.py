@@ -1,6 +1,7 @@
 """Helpers every use case shares: loading by id, paging, partial updates, dialect-aware SQL."""
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
@@ -58,6 +59,11 @@ async def delete_unreferenced(session: AsyncSession, item: SQLModel, what: str) 
 
 
 def insert_for(session: AsyncSession, table: type[SQLModel]):
-    """A Core INSERT (cacheable, no ORM bulk path) that knows ON CONFLICT DO NOTHING on both dialects."""
-    dialect = session.bind.dialect.name
+    """A Core INSERT (cacheable, no ORM bulk path) that knows ON CONFLICT DO NOTHING on both dialects;
+    built once per dialect and table."""
+    return dialect_insert(session.bind.dialect.name, table)
+
+
+@cache
+def dialect_insert(dialect: str, table: type[SQLModel]):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)

@@ -7,6 +7,7 @@ refusals (and calendar reasons) per slot for the 4xx answer.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from booking.rules.intervals import buffered, overlaps
 from booking.rules.permissions import Place
 from booking.schemas.bookings import ConflictPublic, FailurePublic
 from booking.services.calendars import VenueInfo, calendars
-from booking.services.common import insert_for
+from booking.services.common import dialect_insert
 
 Slot = tuple[datetime, datetime]
 BOOKING_CONFLICT = "booking_conflict"
@@ -129,6 +130,15 @@ async def target(session: AsyncSession, space_id: int, organisation_id: int | No
     return Target(subtree[space_id], subtree, VenueInfo(*first[5:9]), Place(*first[9:11]), booker)
 
 
+@cache
+def _hold_statement(dialect: str):
+    stmt = dialect_insert(dialect, Occurrence)
+    if dialect == "postgresql":
+        stmt = stmt.on_conflict_do_nothing()
+    columns = Occurrence.__table__.c
+    return stmt.returning(columns.id, columns.space_id, columns.starts_at)
+
+
 async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
     """Insert occurrence rows; their ids in order, or None when the database refuses an overlap.
 
@@ -138,13 +148,9 @@ async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
     """
     if not rows:
         return []
-    stmt = insert_for(session, Occurrence)
-    if session.bind.dialect.name == "postgresql":
-        stmt = stmt.on_conflict_do_nothing()
-    columns = Occurrence.__table__.c
     try:
         # The executemany form keeps one cached statement whatever the number of rows.
-        inserted = (await session.execute(stmt.returning(columns.id, columns.space_id, columns.starts_at), rows)).all()
+        inserted = (await session.execute(_hold_statement(session.bind.dialect.name), rows)).all()
     except IntegrityError as error:
         if BOOKING_CONFLICT in str(error.orig):
             return None

@@ -4,7 +4,7 @@ and find the sessions an organisation's quotas count."""
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import InvalidRequest
@@ -27,16 +27,25 @@ async def _rule_rows(session: AsyncSession, stmt) -> list[dict]:
     return [dict(row._mapping) for row in await session.execute(stmt)]
 
 
+_POLICIES, _TREE = Policy.__table__.c, SpaceTree.__table__.c
+# Built once: the policy rows over a space, nearest first (its own, the spaces it is part of, its
+# venue's row, which has no depth, last).
+_LAYERS = (
+    select(_POLICIES.space_id, *(_POLICIES[name] for name in RULE_FIELDS))
+    .outerjoin(
+        SpaceTree.__table__,
+        (_TREE.ancestor_id == _POLICIES.space_id) & (_TREE.descendant_id == bindparam("space_id")),
+    )
+    .where(_TREE.descendant_id.is_not(None) | (_POLICIES.venue_id == bindparam("venue_id")))
+    .order_by(_TREE.depth.is_(None), _TREE.depth)
+)
+
+
 async def _layers(session: AsyncSession, space_id: int, venue_id: int) -> list[dict]:
     """The policy rows over a space, nearest first: its own, the spaces it is part of, its venue's."""
-    over_the_space = (SpaceTree.ancestor_id == Policy.space_id) & (SpaceTree.descendant_id == space_id)
-    return await _rule_rows(
-        session,
-        select(Policy.space_id, *_RULE_COLUMNS)
-        .outerjoin(SpaceTree, over_the_space)
-        .where(SpaceTree.descendant_id.is_not(None) | (Policy.venue_id == venue_id))
-        .order_by(SpaceTree.depth.is_(None), SpaceTree.depth),  # the venue's row (no depth) last
-    )
+    return [
+        dict(row) for row in (await session.execute(_LAYERS, {"space_id": space_id, "venue_id": venue_id})).mappings()
+    ]
 
 
 async def policy_for(session: AsyncSession, space_id: int, venue_id: int) -> EffectivePolicy:
