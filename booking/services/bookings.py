@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, false, insert, or_, select, true, update
+from sqlalchemy import exists, false, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import (
@@ -33,6 +33,7 @@ from booking.schemas.bookings import (
 )
 from booking.schemas.common import local
 from booking.services import events
+from booking.services.booking_writes import write_new_booking
 from booking.services.common import PageRequest, apply_update, get_or_404, page_of
 from booking.services.guards import (
     administered_organisations,
@@ -41,12 +42,12 @@ from booking.services.guards import (
     managed_spaces,
     require_signed_in,
 )
-from booking.services.holding import Slot, Target, conflicts_with, hold, judge, refuse, target
+from booking.services.holding import Slot, Target, conflicts_with, judge, refuse, target
 from booking.services.idempotency import StoredResponse, once
 from booking.services.policies import organisation_sessions, policy_for
 
 LIVE = (BookingState.pending.value, BookingState.confirmed.value)
-_INSERT_BOOKING = insert(Booking.__table__).returning(Booking.__table__.c.id)
+NEW_BOOKING = 0  # the booking_id of rows not yet written: no occurrence belongs to it
 
 
 def check_request(space: Target, attendees: int, starts_at: datetime, *, now: datetime) -> None:
@@ -98,8 +99,7 @@ async def request_booking(session: AsyncSession, actor: Actor, data: BookingCrea
         created_at=now,
         updated_at=now,
     )
-    booking.id = (await session.execute(_INSERT_BOOKING, booking.model_dump(exclude={"id"}))).scalar_one()
-    rows = space.rows(booking.id, slots, state, [start for start, _ in slots])
+    rows = space.rows(NEW_BOOKING, slots, state, [start for start, _ in slots])
     skip = data.on_conflict == OnConflict.skip
     # Skipping needs to know the taken dates beforehand, and so does a pending request (which
     # the database does not check, as it holds nothing yet); failing learns of them from the database.
@@ -111,15 +111,14 @@ async def request_booking(session: AsyncSession, actor: Actor, data: BookingCrea
     if not kept:
         raise refuse(list(failures.values()))
     kept_rows = [row for row in rows if (row["starts_at"], row["ends_at"]) not in failures]
-    ids = await hold(session, kept_rows)
+    kind = EventKind.confirmed if state == BookingState.confirmed else EventKind.requested
+    reason = "" if state == BookingState.pending else "approved at once" if staff else "automatic approval"
+    ids = await write_new_booking(session, booking, kept_rows, kind, actor=actor, reason=reason, now=now)
     if ids is None:
         if skip:  # a competing request took a date between the look and the write
             raise BookingConflict("a competing booking took one of the dates; try again")
         raise refuse(await _explain(session, slots, rows, calendar))
 
-    kind = EventKind.confirmed if state == BookingState.confirmed else EventKind.requested
-    reason = "" if state == BookingState.pending else "approved at once" if staff else "automatic approval"
-    await events.record(session, booking, kind, actor=actor, now=now, to_state=state, reason=reason)
     occurrences = [
         OccurrencePublic(
             id=oid, state=state, **{k: row[k] for k in ("space_id", "starts_at", "ends_at", "original_starts_at")}

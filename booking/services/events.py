@@ -28,8 +28,7 @@ PUBLISHED = frozenset(
 )
 
 
-async def record(
-    session: AsyncSession,
+def rows_for(
     booking: Booking,
     kind: EventKind,
     *,
@@ -39,10 +38,8 @@ async def record(
     to_state: str | None = None,
     reason: str = "",
     occurrence_ids: Sequence[int] = (),
-) -> None:
-    """Record one change of a booking, or of some of its occurrences (``occurrence_ids``).
-    ``actor`` None is the system itself (the no-show sweep, a competing approval)."""
-    user_id = actor.user_id if actor is not None else None
+) -> tuple[dict, dict | None]:
+    """The audit row of one change, and its outbox message (None for a change nobody is told of)."""
     event = {
         "booking_id": booking.id,
         "kind": kind.value,
@@ -50,22 +47,28 @@ async def record(
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
-        "actor_user_id": user_id,
+        "actor_user_id": actor.user_id if actor is not None else None,
         "at": now,
     }
+    if kind not in PUBLISHED:
+        return event, None
+    payload = {
+        **event,
+        "at": now.isoformat(),
+        "organisation_id": booking.organisation_id,
+        "space_id": booking.space_id,
+        "title": booking.title,
+    }
+    return event, {"topic": f"booking.{kind.value}", "booking_id": booking.id, "payload": payload, "created_at": now}
+
+
+async def record(session: AsyncSession, booking: Booking, kind: EventKind, **change) -> None:
+    """Record one change of a booking, or of some of its occurrences (``occurrence_ids``): keywords
+    as ``rows_for``. ``actor`` None is the system itself (the no-show sweep, a competing approval)."""
+    event, message = rows_for(booking, kind, **change)
     await session.execute(_AUDIT, event)
-    if kind in PUBLISHED:
-        payload = {
-            **event,
-            "at": now.isoformat(),
-            "organisation_id": booking.organisation_id,
-            "space_id": booking.space_id,
-            "title": booking.title,
-        }
-        await session.execute(
-            _OUTBOX,
-            {"topic": f"booking.{kind.value}", "booking_id": booking.id, "payload": payload, "created_at": now},
-        )
+    if message is not None:
+        await session.execute(_OUTBOX, message)
 
 
 async def history(session: AsyncSession, booking_id: int, page: PageRequest) -> tuple[list[BookingEventPublic], int]:
