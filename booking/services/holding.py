@@ -96,25 +96,29 @@ class Target:
         return rows
 
 
+_SPACES, _VENUES, _ORGANISATIONS = Space.__table__.c, Venue.__table__.c, Organisation.__table__.c
+_TREE = SpaceTree.__table__.c
+# Core columns, built once: the ORM's per-execution machinery is a large part of a request's CPU.
 _TARGET = (
     select(
-        Space.id,
-        Space.parent_id,
-        Space.capacity,
-        Space.buffer_before_min,
-        Space.buffer_after_min,
-        Venue.id,
-        Venue.timezone,
-        Venue.closes_on_public_holidays,
-        Venue.country,
-        Venue.region_id,
-        Venue.owner_id,
-        select(Organisation.kind).where(Organisation.id == bindparam("organisation_id")).scalar_subquery(),
-        select(Organisation.region_id).where(Organisation.id == bindparam("organisation_id")).scalar_subquery(),
+        _SPACES.id,
+        _SPACES.parent_id,
+        _SPACES.capacity,
+        _SPACES.buffer_before_min,
+        _SPACES.buffer_after_min,
+        _VENUES.id,
+        _VENUES.timezone,
+        _VENUES.closes_on_public_holidays,
+        _VENUES.country,
+        _VENUES.region_id,
+        _VENUES.owner_id,
+        select(_ORGANISATIONS.kind).where(_ORGANISATIONS.id == bindparam("organisation_id")).scalar_subquery(),
+        select(_ORGANISATIONS.region_id).where(_ORGANISATIONS.id == bindparam("organisation_id")).scalar_subquery(),
     )
-    .join(SpaceTree, SpaceTree.descendant_id == Space.id)
-    .join(Venue, Venue.id == Space.venue_id)
-    .where(SpaceTree.ancestor_id == bindparam("space_id"))
+    .select_from(Space.__table__)
+    .join(SpaceTree.__table__, _TREE.descendant_id == _SPACES.id)
+    .join(Venue.__table__, _VENUES.id == _SPACES.venue_id)
+    .where(_TREE.ancestor_id == bindparam("space_id"))
 )
 
 
