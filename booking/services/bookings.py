@@ -365,6 +365,6 @@ async def request_booking_once(
         return 201, (await request_booking(session, actor, data, now=now)).model_dump(mode="json")
 
     require_signed_in(actor)
-    body = data.model_dump(mode="json")
+    body = data.model_dump(mode="json") if idempotency_key is not None else None  # only a key's fingerprint needs it
     scope = f"POST /bookings {actor.user_id}"
     return await once(session, scope=scope, key=idempotency_key, body=body, now=now, produce=produce)
