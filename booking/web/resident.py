@@ -2,12 +2,14 @@
 Apply and withdraw post here and come back to 我的课程 (Post/Redirect/Get). Counter staff and
 agents pass ``resident`` (the resident's public id) to act for someone; anyone else gets 404."""
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Response, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.api.deps import Now, Session
 from booking.api.feeds import SUFFIX, feed_links
@@ -17,7 +19,7 @@ from booking.web import i18n
 from booking.web.figures import qr_svg
 from booking.web.forms import posted, safe_back
 from booking.web.render import page
-from booking.web.visitor import ThisVisitor
+from booking.web.visitor import ThisVisitor, Visitor
 
 ResidentId = Annotated[str | None, QueryParameter(max_length=64)]
 BackPath = Annotated[str | None, QueryParameter(max_length=2000)]
@@ -33,6 +35,19 @@ def _signin(request: Request) -> Redirect:
 def _mine(path: str, resident: str | None, **extra: Any) -> str:
     query = {**extra, **({"resident": resident} if resident else {})}
     return path + ("?" + urlencode(query) if query else "")
+
+
+async def _change_application(
+    request: Request, session: AsyncSession, now: datetime, visitor: Visitor, class_id: int, change, outcome: str
+) -> Redirect:
+    """Apply or withdraw (``change``) for the visitor or the resident the form names, then show
+    我的课程 with what happened (Post/Redirect/Get)."""
+    form = await posted(request, visitor)
+    if not visitor.signed_in:
+        return _signin(request)
+    resident = _resident_field(form)
+    await change(session, visitor.actor, class_id, resident, now=now)
+    return Redirect(_mine("/me/classes", resident, **{outcome: class_id}), status_code=303, cookies=visitor.cookies)
 
 
 def _resident_field(form: dict[str, Any]) -> str | None:
@@ -111,23 +126,13 @@ class ResidentPages(Controller):
     async def apply(
         self, request: Request, session: Session, now: Now, visitor: ThisVisitor, class_id: FromPath[int]
     ) -> Redirect:
-        form = await posted(request, visitor)
-        if not visitor.signed_in:
-            return _signin(request)
-        resident = _resident_field(form)
-        await enrolment.apply(session, visitor.actor, class_id, resident, now=now)
-        return Redirect(_mine("/me/classes", resident, applied=class_id), status_code=303, cookies=visitor.cookies)
+        return await _change_application(request, session, now, visitor, class_id, enrolment.apply, "applied")
 
     @post("/classes/{class_id:int}/withdraw", status_code=303)
     async def withdraw(
         self, request: Request, session: Session, now: Now, visitor: ThisVisitor, class_id: FromPath[int]
     ) -> Redirect:
-        form = await posted(request, visitor)
-        if not visitor.signed_in:
-            return _signin(request)
-        resident = _resident_field(form)
-        await enrolment.withdraw(session, visitor.actor, class_id, resident, now=now)
-        return Redirect(_mine("/me/classes", resident, withdrawn=class_id), status_code=303, cookies=visitor.cookies)
+        return await _change_application(request, session, now, visitor, class_id, enrolment.withdraw, "withdrawn")
 
     @get("/me/record")
     async def my_record(
