@@ -28,7 +28,7 @@ from booking.api.statistics import StatisticsController
 from booking.api.teaching import ClassController, TeacherController
 from booking.api.users import UserController
 from booking.config import Settings
-from booking.db import create_engine, sessionmakers
+from booking.db import autocommit, create_engine, sessionmakers
 from booking.jobs import AllocationRunner, Sweeper
 from booking.web import pages
 from booking.web.apidoc import ApiReference
@@ -49,6 +49,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def database(app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
         app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
+        app.state.autocommit = autocommit(engine)
         runner = AllocationRunner(
             app.state.write_sessions, clock, workers=settings.solver_workers, memory_mb=settings.solver_memory_mb
         )

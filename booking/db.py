@@ -1,6 +1,5 @@
 """Engine and transactions: one transaction per request, opened here, committed or rolled back here."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event
@@ -51,6 +50,9 @@ def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker[AsyncSession]
     return writes, reads
 
 
-async def transaction(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with maker() as session, session.begin():
-        yield session
+def autocommit(engine: AsyncEngine) -> AsyncEngine | None:
+    """On PostgreSQL, the engine's connections without a transaction around their statements (for
+    paths whose every write is one statement); None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

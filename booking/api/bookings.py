@@ -1,10 +1,10 @@
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Body, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from booking.api.deps import Caller, Now, PageParams, Session
+from booking.api.deps import BearerToken, Caller, Now, PageParams, Session
 from booking.models import BookingState
 from booking.schemas.bookings import (
     BookingCreate,
@@ -39,8 +39,8 @@ class BookingController(Controller):
     @post("/", status_code=201)
     async def request_booking(
         self,
-        session: Session,
-        actor: Caller,
+        request: Request,
+        token: BearerToken,
         now: Now,
         data: JSONBody[BookingCreate],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
@@ -57,7 +57,10 @@ class BookingController(Controller):
         """
         if on_conflict is not None:
             data = data.model_copy(update={"on_conflict": on_conflict})
-        stored = await bookings.request_booking_once(session, actor, data, idempotency_key=idempotency_key, now=now)
+        state = request.app.state
+        stored = await bookings.request_booking_with_token(
+            state.write_sessions, state.autocommit, token, data, idempotency_key=idempotency_key, now=now
+        )
         headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
         if stored.status_code == 201:
             headers["ETag"] = f'"{stored.body["id"]}-{stored.body["version"]}"'

@@ -36,23 +36,31 @@ def provide_page(
     return PageRequest(limit=limit, offset=offset)
 
 
-async def provide_actor(
-    request: Request, session: NamedDependency[AsyncSession], now: NamedDependency[datetime]
-) -> Actor:
-    """Anonymous without an Authorization header; a bad, expired or revoked token is 401, never anonymous."""
+def provide_token(request: Request) -> str | None:
+    """The bearer token sent; None without an Authorization header; 401 for another kind of header."""
     header = request.headers.get("authorization")
     if header is None:
-        return ANONYMOUS
+        return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send Authorization: Bearer <token>")
-    return await actor_for_token(session, token.strip(), now=now)
+    return token.strip()
+
+
+async def provide_actor(
+    token: NamedDependency[str | None], session: NamedDependency[AsyncSession], now: NamedDependency[datetime]
+) -> Actor:
+    """Anonymous without an Authorization header; a bad, expired or revoked token is 401, never anonymous."""
+    if token is None:
+        return ANONYMOUS
+    return await actor_for_token(session, token, now=now)
 
 
 DEPENDENCIES = {
     "session": Provide(provide_session),
     "now": Provide(provide_now, sync_to_thread=False),
     "page": Provide(provide_page, sync_to_thread=False),
+    "token": Provide(provide_token, sync_to_thread=False),
     "actor": Provide(provide_actor),
 }
 
@@ -61,3 +69,4 @@ Session = NamedDependency[AsyncSession]
 Now = NamedDependency[datetime]
 PageParams = NamedDependency[PageRequest]
 Caller = NamedDependency[Actor]
+BearerToken = NamedDependency[str | None]

@@ -38,6 +38,7 @@ _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both failures cost the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 SIGN_IN_FAILED = "wrong username or password"
+INVALID_TOKEN = "the token is not valid (unknown, expired or revoked)"
 
 
 async def create_user(session: AsyncSession, data: UserCreate, *, now: datetime) -> UserPublic:
@@ -108,31 +109,31 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _new_token(user_id: int, kind: TokenKind, name: str, now: datetime, expires_at: datetime | None):
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        user_id=user_id, name=name, kind=kind, token_hash=_digest(token), created_at=now, expires_at=expires_at
+        user_id=user_id, name=name, kind=kind, token_hash=digest(token), created_at=now, expires_at=expires_at
     )
     return token, row
 
 
 async def user_for_token(session: AsyncSession, token: str, *, now: datetime) -> User:
     """The user a bearer token belongs to; 401 for anything unknown, expired or revoked."""
-    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
     if (
         row is None
         or row.kind == TokenKind.feed
         or row.revoked_at is not None
         or (row.expires_at is not None and row.expires_at <= now)
     ):
-        raise Unauthorized("the token is not valid (unknown, expired or revoked)")
+        raise Unauthorized(INVALID_TOKEN)
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
-        raise Unauthorized("the token is not valid (unknown, expired or revoked)")
+        raise Unauthorized(INVALID_TOKEN)
     return user
 
 
@@ -181,25 +182,32 @@ _ACTOR = (
 async def actor_for_token(session: AsyncSession, token: str, *, now: datetime) -> Actor:
     """What a bearer token acts as: its user with every grant, region grants expanded to subtrees.
     One query on every request (two for a regional administrator); 401 as ``user_for_token``."""
-    rows = (await session.execute(_ACTOR, {"token_hash": _digest(token), "now": now})).all()
+    rows = (await session.execute(_ACTOR, {"token_hash": digest(token), "now": now})).all()
     if not rows:
-        raise Unauthorized("the token is not valid (unknown, expired or revoked)")
-    user_id = rows[0][0]
-    grants = [row[1:] for row in rows if row[1] is not None]
+        raise Unauthorized(INVALID_TOKEN)
+    grants = [tuple(row[1:]) for row in rows if row[1] is not None]
+    roots = administered_roots(grants)
+    return actor_from(rows[0][0], grants, await subtree(session, roots) if roots else frozenset())
+
+
+def administered_roots(grants: list[tuple[str, int | None, int | None]]) -> set[int]:
+    """The regions a regional district administrator's grants name (none for the whole district's)."""
+    if any(role == Role.district_admin and region_id is None for role, _, region_id in grants):
+        return set()
+    return {region_id for role, _, region_id in grants if role == Role.district_admin and region_id is not None}
+
+
+def actor_from(user_id: int, grants: list[tuple[str, int | None, int | None]], regions: frozenset[int]) -> Actor:
+    """The actor of a user with (role, organisation, region) ``grants``; ``regions`` are the
+    subtrees of ``administered_roots(grants)``."""
     organisations: dict[Role, set[int]] = {role: set() for role in Role}
-    roots: set[int] = set()
-    everywhere = False
-    for role, organisation_id, region_id in grants:
-        if role == Role.district_admin:
-            everywhere |= region_id is None
-            if region_id is not None:
-                roots.add(region_id)
-        elif organisation_id is not None:
-            organisations[role].add(organisation_id)
+    for role, organisation_id, _ in grants:
+        if role != Role.district_admin and organisation_id is not None:
+            organisations[Role(role)].add(organisation_id)
     return Actor(
         user_id=user_id,
-        everywhere=everywhere,
-        admin_regions=await subtree(session, roots) if roots and not everywhere else frozenset(),
+        everywhere=any(role == Role.district_admin and region_id is None for role, _, region_id in grants),
+        admin_regions=regions,
         managed=frozenset(organisations[Role.venue_manager]),
         member_of=frozenset(organisations[Role.organiser]),
         teaches_for=frozenset(organisations[Role.teacher]),
@@ -227,7 +235,7 @@ async def sign_out(session: AsyncSession, token: str, *, now: datetime) -> None:
     """End a sign-in session (a page's cookie): its token stops working at once."""
     await session.execute(
         update(ApiToken)
-        .where(ApiToken.token_hash == _digest(token), ApiToken.kind == TokenKind.session, ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == digest(token), ApiToken.kind == TokenKind.session, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
 

@@ -2,11 +2,12 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, false, or_, select, true, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from booking.errors import (
     BookingConflict,
@@ -21,11 +22,14 @@ from booking.models import Approval, Booking, BookingState, EventKind, Occurrenc
 from booking.rules import policies as policy_rules
 from booking.rules import recurrence
 from booking.rules.availability import SpaceCalendar
-from booking.rules.permissions import Actor, BookingScope, books_for, decides_booking, sees_booking
+from booking.rules.intervals import Interval
+from booking.rules.permissions import ANONYMOUS, Actor, BookingScope, books_for, decides_booking, sees_booking
+from booking.rules.policies import EffectivePolicy, Span
 from booking.schemas.bookings import (
     BookingCreate,
     BookingPublic,
     BookingUpdate,
+    ConflictPublic,
     FailurePublic,
     OccurrencePublic,
     OnConflict,
@@ -33,6 +37,7 @@ from booking.schemas.bookings import (
 )
 from booking.schemas.common import local
 from booking.services import events
+from booking.services.accounts import actor_for_token
 from booking.services.booking_writes import write_new_booking
 from booking.services.common import PageRequest, apply_update, get_or_404, page_of
 from booking.services.guards import (
@@ -45,9 +50,11 @@ from booking.services.guards import (
 from booking.services.holding import Slot, Target, conflicts_with, judge, refuse, target
 from booking.services.idempotency import StoredResponse, once
 from booking.services.policies import organisation_sessions, policy_for
+from booking.services.postgres_bookings import PostgresStore
 
 LIVE = (BookingState.pending.value, BookingState.confirmed.value)
 NEW_BOOKING = 0  # the booking_id of rows not yet written: no occurrence belongs to it
+DAY = timedelta(days=1)
 
 
 def check_request(space: Target, attendees: int, starts_at: datetime, *, now: datetime) -> None:
@@ -67,15 +74,75 @@ def series_slots(rrule: str | None, starts_at: datetime, ends_at: datetime, zone
     return recurrence.expand(recurrence.parse(rrule), starts_at, ends_at, zone, now=now)
 
 
+class BookingStore(Protocol):
+    """Where a new booking's facts are read and where it is written: the request's transaction
+    (``SessionStore``, either database) or PostgreSQL in two round trips (``PostgresStore``)."""
+
+    async def context(
+        self, space_id: int, organisation_id: int | None, within: Interval
+    ) -> tuple[Actor, Target, EffectivePolicy]:
+        """Who asks, the space and the rules over it; ``within`` bounds every session the request may hold."""
+
+    async def calendar(self, space: Target, start: datetime, end: datetime) -> SpaceCalendar: ...
+
+    async def organisation_sessions(
+        self, *, space_id: int, organisation_id: int, start: datetime, end: datetime
+    ) -> list[Span]: ...
+
+    async def conflicts_with(self, rows: list[dict]) -> dict[int, list[ConflictPublic]]: ...
+
+    async def write(
+        self, booking: Booking, rows: list[dict], kind: EventKind, *, actor: Actor, reason: str, now: datetime
+    ) -> list[int] | None:
+        """The occurrences' ids in the order of ``rows``, or None when the no-overlap rule refused one."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStore:
+    """The request's own transaction, for an actor already known."""
+
+    session: AsyncSession
+    actor: Actor
+
+    async def context(self, space_id: int, organisation_id: int | None, within: Interval):
+        require_signed_in(self.actor)
+        space = await target(self.session, space_id, organisation_id)
+        return self.actor, space, await policy_for(self.session, space_id, space.venue.id)
+
+    async def calendar(self, space: Target, start: datetime, end: datetime) -> SpaceCalendar:
+        return await space.calendar(self.session, start, end)
+
+    async def organisation_sessions(self, **window) -> list[Span]:
+        return await organisation_sessions(self.session, **window)
+
+    async def conflicts_with(self, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
+        return await conflicts_with(self.session, rows)
+
+    async def write(self, booking: Booking, rows: list[dict], kind: EventKind, **change) -> list[int] | None:
+        return await write_new_booking(self.session, booking, rows, kind, **change)
+
+
+def reach(data: BookingCreate, *, now: datetime) -> Interval:
+    """From the request's first start to the latest any of its sessions could end: a series may
+    start sessions up to the recurrence horizon (a day more for a daylight-saving change)."""
+    if data.recurrence is None:
+        return data.starts_at, data.ends_at
+    return data.starts_at, max(now + recurrence.MAX_HORIZON, data.starts_at) + (data.ends_at - data.starts_at) + DAY
+
+
 async def request_booking(session: AsyncSession, actor: Actor, data: BookingCreate, *, now: datetime) -> BookingPublic:
+    """Book a space once or as a series, in the request's transaction (see ``book``)."""
+    return await book(SessionStore(session, actor), data, now=now)
+
+
+async def book(store: BookingStore, data: BookingCreate, *, now: datetime) -> BookingPublic:
     """Book a space once or as a series. With on_conflict=skip the dates that cannot be had are left out.
 
     The space's managers (and district administrators over it) are not held to its policy and
     need no approval; everyone else's request is checked against the policy and, where approval
     is manual, waits as ``pending`` without holding the slot.
     """
-    require_signed_in(actor)
-    space = await target(session, data.space_id, data.organisation_id)
+    actor, space, policy = await store.context(data.space_id, data.organisation_id, reach(data, now=now))
     if space.booker is None:
         raise NotFound("organisation", data.organisation_id)
     allow(actor, books_for(actor, space.booker.id, space.booker.region_id), "book for this organisation")
@@ -84,10 +151,9 @@ async def request_booking(session: AsyncSession, actor: Actor, data: BookingCrea
     zone = ZoneInfo(space.venue.timezone)
     slots = series_slots(rrule, data.starts_at, data.ends_at, zone, now=now)
     staff = decides_booking(actor, BookingScope(space.booker.id, space.booker.region_id, space.place))
-    policy = await policy_for(session, space.space.id, space.venue.id)
     if not staff:
-        await _check_policy(session, policy, space, slots, zone, now=now)
-    calendar = await space.calendar(session, slots[0][0], slots[-1][1])
+        await _check_policy(store, policy, space, slots, zone, now=now)
+    calendar = await store.calendar(space, slots[0][0], slots[-1][1])
 
     state = BookingState.pending if policy.approval == Approval.manual and not staff else BookingState.confirmed
     booking = Booking(
@@ -104,20 +170,20 @@ async def request_booking(session: AsyncSession, actor: Actor, data: BookingCrea
     # Skipping needs to know the taken dates beforehand, and so does a pending request (which
     # the database does not check, as it holds nothing yet); failing learns of them from the database.
     look_first = skip or state == BookingState.pending
-    failures = judge(slots, rows, calendar, await conflicts_with(session, rows) if look_first else {})
+    failures = judge(slots, rows, calendar, await store.conflicts_with(rows) if look_first else {})
     if failures and not skip:
-        raise refuse(await _explain(session, slots, rows, calendar))
+        raise refuse(await _explain(store, slots, rows, calendar))
     kept = [slot for slot in slots if slot not in failures]
     if not kept:
         raise refuse(list(failures.values()))
     kept_rows = [row for row in rows if (row["starts_at"], row["ends_at"]) not in failures]
     kind = EventKind.confirmed if state == BookingState.confirmed else EventKind.requested
     reason = "" if state == BookingState.pending else "approved at once" if staff else "automatic approval"
-    ids = await write_new_booking(session, booking, kept_rows, kind, actor=actor, reason=reason, now=now)
+    ids = await store.write(booking, kept_rows, kind, actor=actor, reason=reason, now=now)
     if ids is None:
         if skip:  # a competing request took a date between the look and the write
             raise BookingConflict("a competing booking took one of the dates; try again")
-        raise refuse(await _explain(session, slots, rows, calendar))
+        raise refuse(await _explain(store, slots, rows, calendar))
 
     occurrences = [
         OccurrencePublic(
@@ -128,23 +194,23 @@ async def request_booking(session: AsyncSession, actor: Actor, data: BookingCrea
     return _public(booking, space.venue.timezone, occurrences, skipped=list(failures.values()))
 
 
-async def _check_policy(session: AsyncSession, policy, space: Target, slots: list[Slot], zone, *, now) -> None:
+async def _check_policy(store: BookingStore, policy, space: Target, slots: list[Slot], zone, *, now) -> None:
     policy_rules.check_sessions(
         policy, slots, zone, organisation_id=space.booker.id, organisation_kind=space.booker.kind, now=now
     )
     window = policy_rules.quota_window(policy, slots, zone)
     if window is not None:
-        used = await organisation_sessions(
-            session, space_id=space.space.id, organisation_id=space.booker.id, start=window[0], end=window[1]
+        used = await store.organisation_sessions(
+            space_id=space.space.id, organisation_id=space.booker.id, start=window[0], end=window[1]
         )
         policy_rules.check_quota(policy, slots, used, zone)
 
 
 async def _explain(
-    session: AsyncSession, slots: list[Slot], rows: list[dict], calendar: SpaceCalendar
+    store: BookingStore, slots: list[Slot], rows: list[dict], calendar: SpaceCalendar
 ) -> list[FailurePublic]:
     """Every failing date of a request, with conflicts looked up (for the error body)."""
-    return list(judge(slots, rows, calendar, await conflicts_with(session, rows)).values())
+    return list(judge(slots, rows, calendar, await store.conflicts_with(rows)).values())
 
 
 async def booking_for(
@@ -368,3 +434,28 @@ async def request_booking_once(
     body = data.model_dump(mode="json") if idempotency_key is not None else None  # only a key's fingerprint needs it
     scope = f"POST /bookings {actor.user_id}"
     return await once(session, scope=scope, key=idempotency_key, body=body, now=now, produce=produce)
+
+
+async def request_booking_with_token(
+    writes: async_sessionmaker[AsyncSession],
+    autocommit: AsyncEngine | None,
+    token: str | None,
+    data: BookingCreate,
+    *,
+    idempotency_key: str | None,
+    now: datetime,
+) -> StoredResponse:
+    """The API's booking request, for the bearer ``token`` (None: anonymous, 401).
+
+    On PostgreSQL (``autocommit`` given) a request without an Idempotency-Key takes the
+    two-round-trip path; otherwise the caller, the booking and the key share one transaction.
+    """
+    if token is None:
+        require_signed_in(ANONYMOUS)
+    if autocommit is not None and idempotency_key is None:
+        async with autocommit.connect() as connection:
+            booked = await book(PostgresStore(connection, token, now=now), data, now=now)
+        return StoredResponse(201, booked.model_dump(mode="json"), replayed=False)
+    async with writes() as session, session.begin():
+        actor = await actor_for_token(session, token, now=now)
+        return await request_booking_once(session, actor, data, idempotency_key=idempotency_key, now=now)

@@ -1,7 +1,8 @@
 """Opening hours, closures, and the calendar of one space assembled from them."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, delete, or_, select, union_all
@@ -190,15 +191,36 @@ async def calendars(
             own_rows.setdefault(row.space_id, []).append(row)
         else:
             venue_rows.setdefault(row.venue_id, []).append(row)
-    result = {}
-    for space_id, venue in venues.items():
-        zone = ZoneInfo(venue.timezone)
-        closed_here = closures[space_id]
-        if venue.closes_on_public_holidays:
-            closed_here = closed_here + _holidays(venue.country, zone, start, end)
-        _, windows = _effective(own_rows.get(space_id, []) + venue_rows.get(venue.id, []), space_id, venue.id)
-        result[space_id] = SpaceCalendar(zone=zone, windows=windows, closures=sorted(closed_here))
-    return result
+    return {
+        space_id: space_calendar(
+            space_id, venue, own_rows.get(space_id, []) + venue_rows.get(venue.id, []), closures[space_id], start, end
+        )
+        for space_id, venue in venues.items()
+    }
+
+
+class HoursRow(NamedTuple):
+    """A row of opening hours as the calendar reads it (the columns of ``_HOURS_ROWS``)."""
+
+    space_id: int | None
+    venue_id: int | None
+    weekday: int
+    opens_min: int
+    closes_min: int
+    valid_from: date | None
+    valid_until: date | None
+
+
+def space_calendar(
+    space_id: int, venue: VenueInfo, hours_rows: list, closures: list[Interval], start: datetime, end: datetime
+) -> SpaceCalendar:
+    """The calendar of a space over [start, end) from the hours rows of it and its venue and the
+    closures that concern it; public holidays added where the venue closes on them."""
+    zone = ZoneInfo(venue.timezone)
+    if venue.closes_on_public_holidays:
+        closures = closures + _holidays(venue.country, zone, start, end)
+    _, windows = _effective(hours_rows, space_id, venue.id)
+    return SpaceCalendar(zone=zone, windows=windows, closures=sorted(closures))
 
 
 def _holidays(country: str, zone: ZoneInfo, start: datetime, end: datetime):

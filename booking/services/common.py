@@ -4,8 +4,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+import asyncpg
+from sqlalchemy import ClauseElement, Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -67,3 +69,20 @@ def insert_for(session: AsyncSession, table: type[SQLModel]):
 @cache
 def dialect_insert(dialect: str, table: type[SQLModel]):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table.__table__)
+
+
+class DriverStatement:
+    """A PostgreSQL statement compiled once for asyncpg, sent straight through the driver: no
+    SQLAlchemy execution, parameter or result processing per call. Values go in as the driver
+    takes them (aware datetimes, lists for arrays, JSON as text); rows come back as the driver's."""
+
+    def __init__(self, clause: ClauseElement) -> None:
+        compiled = clause.compile(dialect=asyncpg_dialect())
+        self.sql: str = compiled.string
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+
+    async def fetch(self, driver: asyncpg.Connection, values: dict[str, Any]) -> list[asyncpg.Record]:
+        return await driver.fetch(self.sql, *(values[name] for name in self.names))
+
+    async def fetchrow(self, driver: asyncpg.Connection, values: dict[str, Any]) -> asyncpg.Record | None:
+        return await driver.fetchrow(self.sql, *(values[name] for name in self.names))

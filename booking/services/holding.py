@@ -11,10 +11,11 @@ from functools import cache
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from booking.errors import BookingConflict, NotFound, OutsideOpeningHours, SpaceClosed, VenueshareError
 from booking.models import SLOT_HOLDING_STATES, BookingState, Occurrence, Organisation, Space, SpaceTree, Venue
+from booking.models.base import UTCDateTime
 from booking.rules.availability import OUTSIDE_OPENING_HOURS, SPACE_CLOSED, SpaceCalendar
 from booking.rules.divisible import leaves
 from booking.rules.intervals import buffered, overlaps
@@ -126,12 +127,28 @@ async def target(session: AsyncSession, space_id: int, organisation_id: int | No
     """The space, every space beneath it and its venue, in one query (which also looks up
     ``organisation_id``, sparing a round trip on the hot path)."""
     rows = (await session.execute(_TARGET, {"space_id": space_id, "organisation_id": organisation_id})).all()
-    subtree = {row[0]: SpaceNode(*row[:5]) for row in rows}
-    if space_id not in subtree:
+    if not rows:
         raise NotFound("space", space_id)
     first = rows[0]
-    booker = None if first[11] is None else Booker(organisation_id, first[12], first[11])
-    return Target(subtree[space_id], subtree, VenueInfo(*first[5:9]), Place(*first[9:11]), booker)
+    return target_of(space_id, [row[:5] for row in rows], first[5:11], organisation_id, first[11:13])
+
+
+def target_of(space_id: int, nodes: list, venue: tuple, organisation_id: int | None, booker: tuple) -> Target:
+    """A Target from its rows: ``nodes`` (id, parent_id, capacity, buffer_before_min,
+    buffer_after_min) of the space and every space beneath it; ``venue`` (id, timezone,
+    closes_on_public_holidays, country, region_id, owner_id); ``booker`` (kind, region_id) of
+    the organisation, kind None when there is no such organisation."""
+    subtree = {node[0]: SpaceNode(*node) for node in nodes}
+    if space_id not in subtree:
+        raise NotFound("space", space_id)
+    kind, region_id = booker
+    return Target(
+        subtree[space_id],
+        subtree,
+        VenueInfo(*venue[:4]),
+        Place(*venue[4:6]),
+        None if kind is None else Booker(organisation_id, region_id, kind),
+    )
 
 
 @cache
@@ -165,19 +182,36 @@ async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
     return [ids[(row["space_id"], row["starts_at"])] for row in rows]
 
 
-async def conflicts_with(session: AsyncSession, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
+_OCCURRENCES = Occurrence.__table__.c
+_HOLDING = select(
+    _OCCURRENCES.id,
+    _OCCURRENCES.booking_id,
+    _OCCURRENCES.space_id,
+    _OCCURRENCES.starts_at,
+    _OCCURRENCES.ends_at,
+    _OCCURRENCES.blocked_start_at,
+    _OCCURRENCES.blocked_end_at,
+).where(
+    _OCCURRENCES.space_id.in_(bindparam("space_ids", expanding=True)),
+    _OCCURRENCES.state.in_(SLOT_HOLDING_STATES),
+    _OCCURRENCES.blocked_start_at < bindparam("end", type_=UTCDateTime),
+    _OCCURRENCES.blocked_end_at > bindparam("start", type_=UTCDateTime),
+)
+
+
+async def conflicts_with(session: AsyncSession | AsyncConnection, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
     """Slot-holding occurrences overlapping each row, by row index, in one query for the lot."""
     if not rows:
         return {}
-    holding = await session.scalars(
-        select(Occurrence).where(
-            Occurrence.space_id.in_({row["space_id"] for row in rows}),
-            Occurrence.state.in_(SLOT_HOLDING_STATES),
-            Occurrence.blocked_start_at < max(row["blocked_end_at"] for row in rows),
-            Occurrence.blocked_end_at > min(row["blocked_start_at"] for row in rows),
-        )
+    holding = await session.execute(
+        _HOLDING,
+        {
+            "space_ids": sorted({row["space_id"] for row in rows}),
+            "start": min(row["blocked_start_at"] for row in rows),
+            "end": max(row["blocked_end_at"] for row in rows),
+        },
     )
-    by_space: dict[int, list[Occurrence]] = {}
+    by_space: dict[int, list] = {}
     for occurrence in holding:
         by_space.setdefault(occurrence.space_id, []).append(occurrence)
     found: dict[int, list[ConflictPublic]] = {}
