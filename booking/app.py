@@ -28,7 +28,7 @@ from booking.api.statistics import StatisticsController
 from booking.api.teaching import ClassController, TeacherController
 from booking.api.users import UserController
 from booking.config import Settings
-from booking.db import autocommit, create_engine, sessionmakers
+from booking.db import create_engine, driver_pool, sessionmakers
 from booking.jobs import AllocationRunner, Sweeper
 from booking.web import pages
 from booking.web.apidoc import ApiReference
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     async def database(app: Litestar) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
         app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
-        app.state.autocommit = autocommit(engine)
+        app.state.driver_pool = await driver_pool(settings.database_url, size=settings.pool_size)
         runner = AllocationRunner(
             app.state.write_sessions, clock, workers=settings.solver_workers, memory_mb=settings.solver_memory_mb
         )
@@ -64,6 +64,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             sweeper.stop()
             await running
             await sweeping
+            if app.state.driver_pool is not None:
+                await app.state.driver_pool.close()
             await engine.dispose()
 
     api = Router(

@@ -59,7 +59,7 @@ class BookingController(Controller):
             data = data.model_copy(update={"on_conflict": on_conflict})
         state = request.app.state
         stored = await bookings.request_booking_with_token(
-            state.write_sessions, state.autocommit, token, data, idempotency_key=idempotency_key, now=now
+            state.write_sessions, state.driver_pool, token, data, idempotency_key=idempotency_key, now=now
         )
         headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
         if stored.status_code == 201:

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from sqlalchemy import exists, false, or_, select, true, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.errors import (
     BookingConflict,
@@ -438,7 +439,7 @@ async def request_booking_once(
 
 async def request_booking_with_token(
     writes: async_sessionmaker[AsyncSession],
-    autocommit: AsyncEngine | None,
+    driver_pool: asyncpg.Pool | None,
     token: str | None,
     data: BookingCreate,
     *,
@@ -447,14 +448,14 @@ async def request_booking_with_token(
 ) -> StoredResponse:
     """The API's booking request, for the bearer ``token`` (None: anonymous, 401).
 
-    On PostgreSQL (``autocommit`` given) a request without an Idempotency-Key takes the
+    On PostgreSQL (``driver_pool`` given) a request without an Idempotency-Key takes the
     two-round-trip path; otherwise the caller, the booking and the key share one transaction.
     """
     if token is None:
         require_signed_in(ANONYMOUS)
-    if autocommit is not None and idempotency_key is None:
-        async with autocommit.connect() as connection:
-            booked = await book(PostgresStore(connection, token, now=now), data, now=now)
+    if driver_pool is not None and idempotency_key is None:
+        async with driver_pool.acquire() as driver:
+            booked = await book(PostgresStore(driver, token, now=now), data, now=now)
         return StoredResponse(201, booked.model_dump(mode="json"), replayed=False)
     async with writes() as session, session.begin():
         actor = await actor_for_token(session, token, now=now)

@@ -77,12 +77,17 @@ class DriverStatement:
     takes them (aware datetimes, lists for arrays, JSON as text); rows come back as the driver's."""
 
     def __init__(self, clause: ClauseElement) -> None:
+        # constants (``literal()``, never an expanding IN) stay parameters, with their values kept here
         compiled = clause.compile(dialect=asyncpg_dialect())
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.constants: dict[str, Any] = {k: v for k, v in compiled.params.items() if v is not None}
+
+    def _args(self, values: dict[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.constants[name] for name in self.names]
 
     async def fetch(self, driver: asyncpg.Connection, values: dict[str, Any]) -> list[asyncpg.Record]:
-        return await driver.fetch(self.sql, *(values[name] for name in self.names))
+        return await driver.fetch(self.sql, *self._args(values))
 
     async def fetchrow(self, driver: asyncpg.Connection, values: dict[str, Any]) -> asyncpg.Record | None:
-        return await driver.fetchrow(self.sql, *(values[name] for name in self.names))
+        return await driver.fetchrow(self.sql, *self._args(values))

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, any_, bindparam, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import BookingConflict, NotFound, OutsideOpeningHours, SpaceClosed, VenueshareError
 from booking.models import SLOT_HOLDING_STATES, BookingState, Occurrence, Organisation, Space, SpaceTree, Venue
@@ -22,7 +23,7 @@ from booking.rules.intervals import buffered, overlaps
 from booking.rules.permissions import Place
 from booking.schemas.bookings import ConflictPublic, FailurePublic
 from booking.services.calendars import VenueInfo, calendars
-from booking.services.common import dialect_insert
+from booking.services.common import DriverStatement, dialect_insert
 
 Slot = tuple[datetime, datetime]
 BOOKING_CONFLICT = "booking_conflict"
@@ -183,53 +184,63 @@ async def hold(session: AsyncSession, rows: list[dict]) -> list[int] | None:
 
 
 _OCCURRENCES = Occurrence.__table__.c
-_HOLDING = select(
-    _OCCURRENCES.id,
-    _OCCURRENCES.booking_id,
-    _OCCURRENCES.space_id,
-    _OCCURRENCES.starts_at,
-    _OCCURRENCES.ends_at,
-    _OCCURRENCES.blocked_start_at,
-    _OCCURRENCES.blocked_end_at,
-).where(
-    _OCCURRENCES.space_id.in_(bindparam("space_ids", expanding=True)),
-    _OCCURRENCES.state.in_(SLOT_HOLDING_STATES),
-    _OCCURRENCES.blocked_start_at < bindparam("end", type_=UTCDateTime),
-    _OCCURRENCES.blocked_end_at > bindparam("start", type_=UTCDateTime),
+
+
+def _holding(on_spaces):
+    """The slot-holding occurrences on some spaces whose blocked time overlaps [start, end)."""
+    return select(
+        _OCCURRENCES.id,
+        _OCCURRENCES.booking_id,
+        _OCCURRENCES.space_id,
+        _OCCURRENCES.starts_at,
+        _OCCURRENCES.ends_at,
+        _OCCURRENCES.blocked_start_at,
+        _OCCURRENCES.blocked_end_at,
+    ).where(
+        on_spaces,
+        _OCCURRENCES.state.in_([literal(state) for state in SLOT_HOLDING_STATES]),
+        _OCCURRENCES.blocked_start_at < bindparam("end", type_=UTCDateTime),
+        _OCCURRENCES.blocked_end_at > bindparam("start", type_=UTCDateTime),
+    )
+
+
+_HOLDING = _holding(_OCCURRENCES.space_id.in_(bindparam("space_ids", expanding=True)))
+HOLDING_FOR_DRIVER = DriverStatement(
+    _holding(_OCCURRENCES.space_id == any_(bindparam("space_ids", type_=ARRAY(Integer))))
 )
 
 
-async def conflicts_with(session: AsyncSession | AsyncConnection, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
+def holding_window(rows: list[dict]) -> dict:
+    """The values of a holding query that covers every row."""
+    return {
+        "space_ids": sorted({row["space_id"] for row in rows}),
+        "start": min(row["blocked_start_at"] for row in rows),
+        "end": max(row["blocked_end_at"] for row in rows),
+    }
+
+
+async def conflicts_with(session: AsyncSession, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
     """Slot-holding occurrences overlapping each row, by row index, in one query for the lot."""
     if not rows:
         return {}
-    holding = await session.execute(
-        _HOLDING,
-        {
-            "space_ids": sorted({row["space_id"] for row in rows}),
-            "start": min(row["blocked_start_at"] for row in rows),
-            "end": max(row["blocked_end_at"] for row in rows),
-        },
-    )
+    return clashes(rows, await session.execute(_HOLDING, holding_window(rows)))
+
+
+def clashes(rows: list[dict], holding) -> dict[int, list[ConflictPublic]]:
+    """The ``holding`` occurrences (rows of ``_holding``) that overlap each row, by row index."""
     by_space: dict[int, list] = {}
     for occurrence in holding:
-        by_space.setdefault(occurrence.space_id, []).append(occurrence)
+        by_space.setdefault(occurrence[2], []).append(occurrence)
     found: dict[int, list[ConflictPublic]] = {}
     for index, row in enumerate(rows):
-        clashes = [
-            ConflictPublic(
-                occurrence_id=o.id,
-                booking_id=o.booking_id,
-                space_id=o.space_id,
-                starts_at=o.starts_at,
-                ends_at=o.ends_at,
-            )
-            for o in by_space.get(row["space_id"], [])
-            if o.booking_id != row["booking_id"]
-            and overlaps(o.blocked_start_at, o.blocked_end_at, row["blocked_start_at"], row["blocked_end_at"])
+        overlapping = [
+            ConflictPublic(occurrence_id=oid, booking_id=booking_id, space_id=space_id, starts_at=start, ends_at=end)
+            for oid, booking_id, space_id, start, end, blocked_start, blocked_end in by_space.get(row["space_id"], [])
+            if booking_id != row["booking_id"]
+            and overlaps(blocked_start, blocked_end, row["blocked_start_at"], row["blocked_end_at"])
         ]
-        if clashes:
-            found[index] = clashes
+        if overlapping:
+            found[index] = overlapping
     return found
 
 

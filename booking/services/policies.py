@@ -4,15 +4,16 @@ and find the sessions an organisation's quotas count."""
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.errors import InvalidRequest
 from booking.models import RULE_FIELDS, Booking, BookingState, Occurrence, Organisation, Policy, Space, SpaceTree, Venue
+from booking.models.base import UTCDateTime
 from booking.rules.permissions import Actor
 from booking.rules.policies import EffectivePolicy, Span
 from booking.schemas.policies import EffectiveRules, PolicyPublic, PolicyRules
-from booking.services.common import get_or_404, insert_for
+from booking.services.common import DriverStatement, get_or_404, insert_for
 from booking.services.guards import require_space_manager, require_venue_manager
 
 # Sessions that count against a quota: asked for, held, or held and done.
@@ -122,25 +123,28 @@ async def _require_organisations(session: AsyncSession, organisation_ids: list[i
         raise InvalidRequest(f"no such organisation: {', '.join(map(str, unknown))}", field="allowed_organisation_ids")
 
 
+_OCCURRENCES, _BOOKINGS = Occurrence.__table__.c, Booking.__table__.c
+# A divisible space holds one occurrence per leaf for each session; grouping by the session's
+# identity (booking, original start) counts it once.
+_SESSIONS = (
+    select(func.min(_OCCURRENCES.starts_at), func.max(_OCCURRENCES.ends_at))
+    .join(Booking.__table__, _BOOKINGS.id == _OCCURRENCES.booking_id)
+    .where(
+        _BOOKINGS.space_id == bindparam("space_id"),
+        _BOOKINGS.organisation_id == bindparam("organisation_id"),
+        _OCCURRENCES.state.in_([literal(state) for state in COUNTED_STATES]),
+        _OCCURRENCES.starts_at >= bindparam("start", type_=UTCDateTime),
+        _OCCURRENCES.starts_at < bindparam("end", type_=UTCDateTime),
+    )
+    .group_by(_OCCURRENCES.booking_id, _OCCURRENCES.original_starts_at)
+    .order_by(func.min(_OCCURRENCES.starts_at))
+)
+SESSIONS_FOR_DRIVER = DriverStatement(_SESSIONS)
+
+
 async def organisation_sessions(
     session: AsyncSession, *, space_id: int, organisation_id: int, start: datetime, end: datetime
 ) -> list[Span]:
-    """The organisation's live sessions booked for the space that start in [start, end), for quotas.
-
-    A divisible space holds one occurrence per leaf for each session; grouping by the session's
-    identity (booking, original start) counts it once.
-    """
-    rows = await session.execute(
-        select(func.min(Occurrence.starts_at), func.max(Occurrence.ends_at))
-        .join(Booking, Booking.id == Occurrence.booking_id)
-        .where(
-            Booking.space_id == space_id,
-            Booking.organisation_id == organisation_id,
-            Occurrence.state.in_(COUNTED_STATES),
-            Occurrence.starts_at >= start,
-            Occurrence.starts_at < end,
-        )
-        .group_by(Occurrence.booking_id, Occurrence.original_starts_at)
-        .order_by(func.min(Occurrence.starts_at))
-    )
-    return [(starts_at, ends_at) for starts_at, ends_at in rows]
+    """The organisation's live sessions booked for the space that start in [start, end), for quotas."""
+    window = {"space_id": space_id, "organisation_id": organisation_id, "start": start, "end": end}
+    return [(starts_at, ends_at) for starts_at, ends_at in await session.execute(_SESSIONS, window)]

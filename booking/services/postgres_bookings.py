@@ -11,14 +11,15 @@ nothing.
 Nothing needs a transaction around the two: the read takes no locks either inside one (READ
 COMMITTED), and the no-overlap rule is the database's, checked by the write itself. Rarer steps
 (a pending request's or a refused one's conflicts, a quota's count) are single reads on the same
-connection. Statements are compiled once and sent straight through the driver.
+connection. Statements are compiled once and sent straight through the driver, on a connection of
+the driver's own pool (no per-request session, no reset).
 """
 
 import json
 from datetime import datetime
 
+import asyncpg
 from sqlalchemy import JSON, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking.errors import Unauthorized
 from booking.models import RULE_FIELDS, Booking, EventKind, Policy
@@ -27,12 +28,12 @@ from booking.rules.intervals import Interval
 from booking.rules.permissions import Actor
 from booking.rules.policies import EffectivePolicy, Span
 from booking.schemas.bookings import ConflictPublic
-from booking.services import holding, policies
 from booking.services.accounts import INVALID_TOKEN, actor_from, administered_roots, digest
 from booking.services.booking_writes import write_alone
 from booking.services.calendars import HoursRow, space_calendar
 from booking.services.common import DriverStatement
-from booking.services.holding import Target, target_of
+from booking.services.holding import HOLDING_FOR_DRIVER, Target, clashes, holding_window, target_of
+from booking.services.policies import SESSIONS_FOR_DRIVER
 
 _JSON_RULES = frozenset(name for name in RULE_FIELDS if isinstance(Policy.__table__.c[name].type, JSON))
 _RULES = ", ".join(f"CAST(p.{name} AS text)" if name in _JSON_RULES else f"p.{name}" for name in RULE_FIELDS)
@@ -90,11 +91,11 @@ def _layer(values: tuple) -> dict:
 
 
 class PostgresStore:
-    """Where a booking asked for with ``token`` is read from and written to: an AsyncConnection
-    in autocommit (its driver connection carries the two statements of the hot path)."""
+    """Where a booking asked for with ``token`` is read from and written to: a driver connection
+    outside any transaction."""
 
-    def __init__(self, connection: AsyncConnection, token: str, *, now: datetime) -> None:
-        self.connection = connection
+    def __init__(self, driver: asyncpg.Connection, token: str, *, now: datetime) -> None:
+        self.driver = driver
         self.token = token
         self.now = now
         self._hours: list[HoursRow] = []
@@ -103,7 +104,6 @@ class PostgresStore:
     async def context(
         self, space_id: int, organisation_id: int | None, within: Interval
     ) -> tuple[Actor, Target, EffectivePolicy]:
-        driver = (await self.connection.get_raw_connection()).driver_connection
         values = {
             "token_hash": digest(self.token),
             "now": self.now,
@@ -112,7 +112,7 @@ class PostgresStore:
             "start": within[0],
             "end": within[1],
         }
-        found = await _READ.fetchrow(driver, values)
+        found = await _READ.fetchrow(self.driver, values)
         if not found["caller"]:
             raise Unauthorized(INVALID_TOKEN)
         grants = [tuple(row[1:]) for row in found["caller"] if row[1] is not None]
@@ -128,11 +128,12 @@ class PostgresStore:
         return space_calendar(space.space.id, space.venue, self._hours, self._closures, start, end)
 
     async def organisation_sessions(self, **window) -> list[Span]:
-        return await policies.organisation_sessions(self.connection, **window)
+        return [tuple(row) for row in await SESSIONS_FOR_DRIVER.fetch(self.driver, window)]
 
     async def conflicts_with(self, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
-        return await holding.conflicts_with(self.connection, rows)
+        if not rows:
+            return {}
+        return clashes(rows, await HOLDING_FOR_DRIVER.fetch(self.driver, holding_window(rows)))
 
     async def write(self, booking: Booking, rows: list[dict], kind: EventKind, **change) -> list[int] | None:
-        driver = (await self.connection.get_raw_connection()).driver_connection
-        return await write_alone(driver, booking, rows, kind, **change)
+        return await write_alone(self.driver, booking, rows, kind, **change)

@@ -5,11 +5,6 @@ import pytest
 from tests.factories import at
 
 
-@pytest.fixture
-async def org(make):
-    return await make.organisation()
-
-
 def spans(items: list[dict]) -> list[tuple[str, str]]:
     return [(i["starts_at"], i["ends_at"]) for i in items]
 

@@ -7,16 +7,6 @@ from booking.models import Booking, Occurrence
 from tests.factories import at
 
 
-@pytest.fixture
-async def org(make):
-    return await make.organisation()
-
-
-@pytest.fixture
-async def room(make):
-    return await make.space()
-
-
 async def test_booking_is_confirmed_with_one_occurrence_and_local_times(make, room, org):
     response = await make.book(room["id"], org["id"], at(1, 19), at(1, 21))
 

@@ -7,11 +7,6 @@ from tests.factories import at
 TERM = {"valid_from": "2027-02-20", "valid_until": "2027-07-10"}
 
 
-@pytest.fixture
-async def org(make):
-    return await make.organisation()
-
-
 async def put_hours(make, path: str, windows: list[dict]):
     return await make.client.put(f"{path}/opening-hours", json=windows)
 

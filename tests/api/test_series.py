@@ -4,17 +4,6 @@ import pytest
 
 from tests.factories import at
 
-
-@pytest.fixture
-async def org(make):
-    return await make.organisation()
-
-
-@pytest.fixture
-async def room(make):
-    return await make.space()
-
-
 FIRST_START, FIRST_END = at(2, 19), at(2, 21)
 
 
