@@ -1,9 +1,9 @@
 """Residents' profiles and agents, classes' enrolment policies, applications and draws."""
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from booking.api.deps import Caller, Now, Session
+from booking.api.deps import BearerToken, Caller, Now, Session
 from booking.schemas.enrolment import (
     AgentCreate,
     AgentPublic,
@@ -87,11 +87,14 @@ class EnrolmentController(Controller):
 
     @post("/applications")
     async def apply(
-        self, session: Session, actor: Caller, now: Now, class_id: FromPath[int], data: JSONBody[ApplicationCreate]
+        self, request: Request, token: BearerToken, now: Now, class_id: FromPath[int], data: JSONBody[ApplicationCreate]
     ) -> ApplicationPublic:
         """Apply (yourself; an agent or the counter name the resident). First-come classes enrol at
         once or answer ``class_full``; lottery classes wait for the draw."""
-        return await enrolment.apply(session, actor, class_id, data.resident_id, now=now)
+        state = request.app.state
+        return await enrolment.apply_with_token(
+            state.write_sessions, state.driver_pool, token, class_id, data.resident_id, now=now
+        )
 
     @get("/applications")
     async def get_application(

@@ -10,17 +10,15 @@ unique index. The lottery draw is in ``draws``, the policies in ``enrolment_poli
 import uuid
 from datetime import date, datetime
 
+import asyncpg
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.errors import (
     AlreadyApplied,
     ClassFull,
-    EnrolmentClosed,
-    NotEligible,
     NotFound,
-    TermLimitReached,
 )
 from booking.models import (
     HOLDING,
@@ -33,47 +31,23 @@ from booking.models import (
     Resident,
     Tier,
 )
-from booking.rules.permissions import Actor
+from booking.rules.applications import check_eligible, check_not_applied, check_open, check_term_limit
+from booking.rules.permissions import ANONYMOUS, Actor
 from booking.schemas.enrolment import (
     ApplicationPublic,
     RosterEntry,
 )
 from booking.services import learning_audit, residents
+from booking.services.accounts import actor_for_token
 from booking.services.common import get_or_404
 from booking.services.enrolment_policies import class_staff
-from booking.services.guards import allow
+from booking.services.guards import allow, require_signed_in
+from booking.services.postgres_enrolment import apply_first_come
 
-# A resident may have this many live applications per term, whatever the classes' limits on seats.
-MAX_APPLICATIONS_PER_TERM = 12
 SEAT = update(EnrolmentPolicy).where(EnrolmentPolicy.enrolled < EnrolmentPolicy.seats)
 
 
 # ---- applying and withdrawing -----------------------------------------------------------------------
-
-
-async def _open_policy(session: AsyncSession, class_id: int, now: datetime) -> EnrolmentPolicy:
-    policy = await session.get(EnrolmentPolicy, class_id)
-    if policy is None:
-        raise EnrolmentClosed("this class takes no applications (no enrolment policy)")
-    if policy.outcome is not None:
-        raise EnrolmentClosed("this class's enrolment has ended")
-    if not policy.opens_at <= now < policy.closes_at:
-        when = "opens" if now < policy.opens_at else "closed"
-        at = policy.opens_at if now < policy.opens_at else policy.closes_at
-        raise EnrolmentClosed(f"enrolment {when} at {at.isoformat()}", opens_at=policy.opens_at.isoformat())
-    return policy
-
-
-def _age(resident: Resident, offer: CommunityClass) -> int:
-    return offer.term_start.year - resident.birth_year
-
-
-def _check_eligible(policy: EnrolmentPolicy, resident: Resident, offer: CommunityClass) -> None:
-    age = _age(resident, offer)
-    if policy.min_age is not None and age < policy.min_age:
-        raise NotEligible(f"this class is for residents aged {policy.min_age} or over", min_age=policy.min_age)
-    if policy.max_age is not None and age > policy.max_age:
-        raise NotEligible(f"this class is for residents aged {policy.max_age} or under", max_age=policy.max_age)
 
 
 async def held_seats(session: AsyncSession, resident_ids: list[int], term_start: date) -> dict[int, int]:
@@ -89,25 +63,21 @@ async def held_seats(session: AsyncSession, resident_ids: list[int], term_start:
     return dict(rows.all())
 
 
-async def _check_term_limit(session: AsyncSession, policy: EnrolmentPolicy, resident: Resident, term: date) -> None:
+async def _term_counts(session: AsyncSession, resident_id: int, term: date) -> tuple[int, int]:
+    """The resident's seats and live applications in the term."""
     held, live = (
         await session.execute(
             select(
                 func.coalesce(func.sum(case((Application.state == ApplicationState.enrolled, 1), else_=0)), 0),
                 func.count(),
             ).where(
-                Application.resident_id == resident.user_id,
+                Application.resident_id == resident_id,
                 Application.term_start == term,
                 Application.state.in_(HOLDING),
             )
         )
     ).one()
-    if held >= policy.term_limit:
-        raise TermLimitReached(f"you hold {held} classes this term, the limit is {policy.term_limit}", limit=held)
-    if live >= MAX_APPLICATIONS_PER_TERM:
-        raise TermLimitReached(
-            f"at most {MAX_APPLICATIONS_PER_TERM} applications per term", limit=MAX_APPLICATIONS_PER_TERM
-        )
+    return held, live
 
 
 async def _ancestors(session: AsyncSession, region_id: int) -> set[int]:
@@ -161,10 +131,11 @@ async def apply(
     offer = await get_or_404(session, CommunityClass, class_id)
     acting = await _acting(session, actor, offer, resident_public_id)
     resident = acting.resident
-    policy = await _open_policy(session, class_id, now)
-    await _check_not_applied(session, class_id, resident.user_id)
-    _check_eligible(policy, resident, offer)
-    await _check_term_limit(session, policy, resident, offer.term_start)
+    policy = await session.get(EnrolmentPolicy, class_id)
+    check_open(policy, now)
+    check_not_applied(await _has_applied(session, class_id, resident.user_id))
+    check_eligible(policy, resident.birth_year, offer.term_start)
+    check_term_limit(policy, *await _term_counts(session, resident.user_id, offer.term_start))
     first_come = policy.mode == EnrolmentMode.first_come
     application = Application(
         public_id=str(uuid.uuid4()),
@@ -207,6 +178,33 @@ async def apply(
     return await _public(session, application, resident.public_id)
 
 
+async def apply_with_token(
+    writes: async_sessionmaker[AsyncSession],
+    driver_pool: asyncpg.Pool | None,
+    token: str | None,
+    class_id: int,
+    resident_public_id: str | None,
+    *,
+    now: datetime,
+) -> ApplicationPublic:
+    """The API's application, for the bearer ``token`` (None: anonymous, 401).
+
+    On PostgreSQL (``driver_pool`` given) a resident's own application to a first-come class takes
+    the two-round-trip path; everything else (an agent or the counter applying, a lottery class)
+    runs in one transaction.
+    """
+    if token is None:
+        require_signed_in(ANONYMOUS)
+    if driver_pool is not None and resident_public_id is None:
+        async with driver_pool.acquire() as driver:
+            applied = await apply_first_come(driver, token, class_id, now=now)
+        if applied is not None:
+            return applied
+    async with writes() as session, session.begin():
+        actor = await actor_for_token(session, token, now=now)
+        return await apply(session, actor, class_id, resident_public_id, now=now)
+
+
 async def _acting(
     session: AsyncSession, actor: Actor, offer: CommunityClass, resident_public_id: str | None
 ) -> residents.Acting:
@@ -215,14 +213,13 @@ async def _acting(
     return await residents.acting_for(session, actor, resident_public_id, counter=counter)
 
 
-async def _check_not_applied(session: AsyncSession, class_id: int, resident_id: int) -> None:
-    existing = await session.scalar(
+async def _has_applied(session: AsyncSession, class_id: int, resident_id: int) -> bool:
+    found = await session.scalar(
         select(Application.id).where(
             Application.class_id == class_id, Application.resident_id == resident_id, Application.state.in_(HOLDING)
         )
     )
-    if existing is not None:
-        raise AlreadyApplied("you have already applied to this class")
+    return found is not None
 
 
 async def _live_application(session: AsyncSession, class_id: int, resident_id: int) -> Application:

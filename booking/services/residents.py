@@ -74,8 +74,12 @@ async def own_profile(session: AsyncSession, actor: Actor) -> Resident:
     require_signed_in(actor)
     resident = await session.get(Resident, actor.user_id) if actor.user_id is not None else None
     if resident is None:
-        raise NotAResident("you have no resident profile: PUT /api/v1/me/resident first")
+        raise no_profile()
     return resident
+
+
+def no_profile() -> NotAResident:
+    return NotAResident("you have no resident profile: PUT /api/v1/me/resident first")
 
 
 def counter_staff(actor: Actor) -> bool:

@@ -2,51 +2,16 @@
 transaction: one read of everything the rules need, one write that is all of the booking or none
 of it. A request with a key keeps its transaction (the key and the booking commit together)."""
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
-
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from booking.models import Booking, BookingEvent, Occurrence, OutboxMessage
 from tests.conftest import bearer
+from tests.driver_statements import statements
 from tests.factories import at
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-
-_sent: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("sent", default=None)
-
-
-@contextlib.contextmanager
-def statements(monkeypatch) -> Iterator[list[str]]:
-    """The first word of every statement the driver sends for requests made in this task (the
-    app's background jobs run in tasks of their own and are not counted)."""
-    for name in ("execute", "fetch", "fetchrow", "fetchval"):
-        original = getattr(asyncpg.Connection, name)
-
-        async def counted(self, query, *args, _original=original, **kwargs):
-            if (sent := _sent.get()) is not None:
-                sent.append(query.split()[0].rstrip(";").upper())
-            return await _original(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(asyncpg.Connection, name, counted)
-    original_prepare = asyncpg.Connection.prepare
-
-    async def prepared(self, query, *args, **kwargs):
-        if (sent := _sent.get()) is not None:
-            sent.append(query.split()[0].rstrip(";").upper())
-        return await original_prepare(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(asyncpg.Connection, "prepare", prepared)
-    sent: list[str] = []
-    token = _sent.set(sent)
-    try:
-        yield sent
-    finally:
-        _sent.reset(token)
 
 
 async def counts(engine) -> list[int]:
