@@ -47,10 +47,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from enum import Enum
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -65,6 +67,7 @@ from booking.db import create_engine
 from booking.migrate import upgrade
 from booking.schemas.accounts import UserCreate
 from booking.services.accounts import create_user
+from integrations.holidays import public_holidays
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,6 +80,24 @@ WARMUP_REQUESTS = 200
 SPACE_COUNT = 200
 SPACE_CAPACITY = 50
 SLOT_LENGTH = timedelta(hours=1)
+VENUE_ZONE = ZoneInfo("Asia/Shanghai")
+VENUE_COUNTRY = "CN"
+OPENS_HOUR, CLOSES_HOUR = 7, 22  # the venue's hours, every day; sessions start on the hour
+HISTORY_DAYS = 28  # every open hour of every room booked and held in the four weeks before the run
+CAPTURE_HOURS = 150  # open hours kept before the app's first slot for the replay's captures
+# The venue's rules, as a district would set them: automatic approval, 30-minute steps, 30 minutes
+# to 4 hours, booked an hour to a year ahead. With --weekly-quota also a weekly quota per
+# organisation and room (counted on every request; as large as a week's open hours, since the
+# bench's one organisation books every hour of every room).
+VENUE_POLICY = {
+    "approval": "auto",
+    "min_duration_min": 30,
+    "max_duration_min": 240,
+    "slot_step_min": 30,
+    "lead_time_min": 60,
+    "horizon_days": 365,
+}
+WEEKLY_QUOTA = {"max_minutes_per_week": 7 * (CLOSES_HOUR - OPENS_HOUR) * 60}
 SERVER_START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 30.0
 
@@ -97,16 +118,43 @@ class Slot:
     repeat: bool = False  # a deliberate repeat of an already-booked slot: must be refused
 
 
+class Timeline:
+    """The hour-long sessions the bench's venue takes, in order from tomorrow: it opens 07:00-22:00
+    local time every day and closes on public holidays, so a slot plan skips nights and holidays
+    as real bookers must (and the app checks hours and holidays on every request)."""
+
+    def __init__(self, first_day: date) -> None:
+        self._starts: list[datetime] = []
+        self._days = (first_day + timedelta(days=n) for n in itertools.count())
+
+    def __getitem__(self, index: int) -> datetime:
+        while len(self._starts) <= index:
+            day = next(self._days)
+            if day in _holidays(day.year):
+                continue
+            for hour in range(OPENS_HOUR, CLOSES_HOUR):
+                self._starts.append(datetime.combine(day, dt_time(hour), VENUE_ZONE).astimezone(UTC))
+        return self._starts[index]
+
+
+@functools.cache
+def _holidays(year: int) -> frozenset[date]:
+    return frozenset(day for day, _ in public_holidays(VENUE_COUNTRY, date(year, 1, 1), date(year, 12, 31)))
+
+
 class SlotPlan:
     """Fresh slots from a counter (never colliding), and an exact share of repeats.
 
-    Fresh slot n goes to space n mod S, hour n div S after ``origin``; a repeat copies a slot
-    that has already been booked (``booked`` is told about each success).
+    Fresh slot n goes to space n mod S, in the timeline's hour ``first`` + n div S; a repeat
+    copies a slot that has already been booked (``booked`` is told about each success).
     """
 
-    def __init__(self, space_ids: list[int], origin: datetime, conflict_share: float, seed: int = 1) -> None:
+    def __init__(
+        self, space_ids: list[int], timeline: Timeline, first: int, conflict_share: float, seed: int = 1
+    ) -> None:
         self._space_ids = space_ids
-        self._origin = origin
+        self._timeline = timeline
+        self._first = first
         self._conflict_share = conflict_share
         self._rng = random.Random(seed)
         self._issued = itertools.count()
@@ -119,7 +167,7 @@ class SlotPlan:
         if wants_repeat and self._booked:
             return replace(self._rng.choice(self._booked), seq=n, repeat=True)
         fresh, self._fresh_issued = self._fresh_issued, self._fresh_issued + 1
-        starts_at = self._origin + SLOT_LENGTH * (fresh // len(self._space_ids))
+        starts_at = self._timeline[self._first + fresh // len(self._space_ids)]
         space_id = self._space_ids[fresh % len(self._space_ids)]
         return Slot(seq=n, space_id=space_id, starts_at=starts_at, ends_at=starts_at + SLOT_LENGTH)
 
@@ -127,9 +175,10 @@ class SlotPlan:
         if not slot.repeat:
             self._booked.append(slot)
 
-    def end(self) -> datetime:
-        """An hour after every fresh slot issued so far: a plan starting there collides with none."""
-        return self._origin + SLOT_LENGTH * (self._fresh_issued // len(self._space_ids) + 1)
+    def end(self) -> int:
+        """The timeline's first hour after every fresh slot issued so far: a plan starting there
+        collides with none."""
+        return self._first + self._fresh_issued // len(self._space_ids) + 1
 
 
 class Outcome(Enum):
@@ -262,10 +311,16 @@ class HttpConnection:
 
     async def post_json(self, path: str, payload: Any, *, token: str | None = None) -> tuple[int, bytes]:
         """POST as the connection's user, or as ``token``'s (many users may share a connection)."""
+        return await self.send_json("POST", path, payload, token=token)
+
+    async def put_json(self, path: str, payload: Any) -> tuple[int, bytes]:
+        return await self.send_json("PUT", path, payload)
+
+    async def send_json(self, method: str, path: str, payload: Any, *, token: str | None = None) -> tuple[int, bytes]:
         body = json.dumps(payload).encode()
         auth = f"Authorization: Bearer {token}\r\n" if token else self._auth
         self._writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{auth}"
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n{auth}"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
@@ -321,7 +376,7 @@ async def sign_in(base_url: str, username: str) -> str:
     return json.loads(body)["access_token"]
 
 
-async def seed_through_api(base_url: str, database_url: str) -> Seed:
+async def seed_through_api(base_url: str, database_url: str, policy: dict[str, Any]) -> Seed:
     """One district, organisation and venue with many leaf spaces, made as a user would: by a
     district administrator; the bookings are then made by an organiser of the organisation."""
     await add_user(database_url, "bench-admin", "district_admin")
@@ -331,8 +386,24 @@ async def seed_through_api(base_url: str, database_url: str) -> Seed:
         organisation_id = await create(
             api, "/api/v1/organisations", {"name": "Bench Club", "kind": "ngo", "region_id": region_id}
         )
-        venue = {"name": "Bench Hall", "kind": "community_centre", "region_id": region_id, "owner_id": organisation_id}
+        venue = {
+            "name": "Bench Hall",
+            "kind": "community_centre",
+            "region_id": region_id,
+            "owner_id": organisation_id,
+            "timezone": VENUE_ZONE.key,
+            "country": VENUE_COUNTRY,
+            "closes_on_public_holidays": True,
+        }
         venue_id = await create(api, "/api/v1/venues", venue)
+        hours = [
+            {"weekday": day, "opens": f"{OPENS_HOUR:02d}:00", "closes": f"{CLOSES_HOUR:02d}:00"} for day in range(7)
+        ]
+        rules = {f"/api/v1/venues/{venue_id}/opening-hours": hours, f"/api/v1/venues/{venue_id}/policy": policy}
+        for path, body in rules.items():
+            status, answer = await api.put_json(path, body)
+            if status != 200:
+                raise BenchError(f"PUT {path} answered {status}: {answer[:300]!r}")
     space_ids = await create_spaces(base_url, admin_token, venue_id)
     await add_user(database_url, "bench-organiser", "organiser", organisation_id)
     return Seed(organisation_id, space_ids, await sign_in(base_url, "bench-organiser"))
@@ -346,6 +417,51 @@ async def create_spaces(base_url: str, token: str, venue_id: int, connections: i
 
     batches = await asyncio.gather(*(some(range(k, SPACE_COUNT + 1, connections)) for k in range(1, connections + 1)))
     return sorted(itertools.chain.from_iterable(batches))
+
+
+async def add_history(dsn: str, seed: Seed, timeline_start: date) -> int:
+    """Fill the ``HISTORY_DAYS`` before the timeline with completed bookings, every open hour of
+    every room, as a district's past weeks fill its tables; then ANALYZE, as autovacuum keeps a
+    live database. The statements the run sends are then planned on tables of a real size and
+    shape, not on empty ones. Returns the number of occurrences added."""
+    first = datetime.combine(timeline_start - timedelta(days=HISTORY_DAYS), dt_time(0), VENUE_ZONE)
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                """
+                INSERT INTO bookings (space_id, organisation_id, title, attendees, starts_at, ends_at, state,
+                                      version, created_at, updated_at)
+                SELECT s, $2, 'history', 10, t, t + interval '1 hour', 'completed', 1, t, t
+                FROM unnest($1::int[]) s,
+                     generate_series($3::timestamptz, $3::timestamptz + $4 * interval '1 day' - interval '1 hour',
+                                     interval '1 hour') t
+                WHERE extract(hour FROM t AT TIME ZONE $5) BETWEEN $6 AND $7 - 1
+                """,
+                seed.space_ids,
+                seed.organisation_id,
+                first,
+                HISTORY_DAYS,
+                VENUE_ZONE.key,
+                OPENS_HOUR,
+                CLOSES_HOUR,
+            )
+            added = await connection.fetchval(
+                """
+                WITH o AS (
+                    INSERT INTO occurrences (booking_id, space_id, starts_at, ends_at, blocked_start_at, blocked_end_at,
+                                             state, original_starts_at)
+                    SELECT id, space_id, starts_at, ends_at, starts_at, ends_at, state, starts_at
+                    FROM bookings WHERE title = 'history'
+                    RETURNING 1
+                )
+                SELECT count(*) FROM o
+                """
+            )
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+    return added
 
 
 def booking_body(seed: Seed, slot: Slot) -> dict[str, Any]:
@@ -510,14 +626,14 @@ async def capture_until_steady(
     raise BenchError(f"capturing: no two requests in a row sent the same statements ({len(captures)} tried)")
 
 
-def capture_slots(space_ids: list[int], before: datetime, seqs: Iterator[int]) -> Iterator[Slot]:
-    """Slots in the hours just before ``before`` (no phase books there), each an hour earlier and on
-    a space with a lower id than the one before, so two requests in a row differ in every value
-    they send; and as the ids the database hands out only grow, no id returned in both of two
-    requests can pass for their space ids."""
+def capture_slots(space_ids: list[int], timeline: Timeline, before: int, seqs: Iterator[int]) -> Iterator[Slot]:
+    """Slots in the timeline's hours just before ``before`` (no phase books there), each an hour
+    earlier and on a space with a lower id than the one before, so two requests in a row differ in
+    every value they send; and as the ids the database hands out only grow, no id returned in both
+    of two requests can pass for their space ids."""
     descending = sorted(space_ids, reverse=True)
-    for n in itertools.count():
-        starts_at = before - SLOT_LENGTH * (n + 1)
+    for n in range(before):
+        starts_at = timeline[before - n - 1]
         space_id = descending[n % len(descending)]
         yield Slot(seq=next(seqs), space_id=space_id, starts_at=starts_at, ends_at=starts_at + SLOT_LENGTH)
 
@@ -833,11 +949,19 @@ def replay_client(
 
 
 async def replay_phase(
-    app_url: str, dsn: str, seed: Seed, plan: SlotPlan, *, capture_before: datetime, clients: int, requests: int
+    app_url: str,
+    dsn: str,
+    seed: Seed,
+    plan: SlotPlan,
+    *,
+    timeline: Timeline,
+    capture_before: int,
+    clients: int,
+    requests: int,
 ) -> tuple[PhaseResult, ReplayTemplate]:
     """Capture the app's statements, check a replay of them, then measure replays on ``plan``."""
     seqs = itertools.count(CAPTURE_SEQ)
-    slots = capture_slots(seed.space_ids, capture_before, seqs)
+    slots = capture_slots(seed.space_ids, timeline, capture_before, seqs)
     template = await capture_template(app_url, seed, slots, seqs)
     for line in template.listing():
         print(f"  {line}", file=sys.stderr)
@@ -1040,6 +1164,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--requests", type=int, default=4000, help="measured requests per phase (default 4000)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
+    parser.add_argument(
+        "--weekly-quota", action="store_true", help="the venue's policy also counts a weekly quota on every request"
+    )
     parser.add_argument("--conflict-share", type=float, default=0.1, help="share of repeated slots (default 0.1)")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.requests < 100 or args.workers < 1 or not 0 <= args.conflict_share < 1:
@@ -1048,27 +1175,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> str:
-    # Whole hours from a day ahead: every slot is in the future. The replay books into the same
-    # occurrences table as the app, so its plan starts after the app's last slot; the raw phase
-    # has a table of its own and gets the app's slots; the replay's captures book the hours
-    # just before ``origin``.
-    origin = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    # Open hours from tomorrow: every slot is in the future and past the policy's lead time. The
+    # replay books into the same occurrences table as the app, so its plan starts after the app's
+    # last slot; the raw phase has a table of its own and gets the app's slots; the replay's
+    # captures book the open hours before the app's first.
+    timeline = Timeline(datetime.now(VENUE_ZONE).date() + timedelta(days=1))
     sizes = {"clients": args.clients, "requests": args.requests}
     with scratch_database(args.postgres_url) as url:
         app_url, dsn = driver_url(url, "postgresql+asyncpg"), driver_url(url, "postgresql")
         upgrade(app_url)
         with running_server(app_url, workers=args.workers) as base_url:
-            seed = asyncio.run(seed_through_api(base_url, app_url))
+            policy = VENUE_POLICY | (WEEKLY_QUOTA if args.weekly_quota else {})
+            seed = asyncio.run(seed_through_api(base_url, app_url, policy))
+            history = asyncio.run(add_history(dsn, seed, timeline[0].astimezone(VENUE_ZONE).date()))
+            print(f"history: {history} past sessions, analysed", file=sys.stderr)
             print(f"app phase: {base_url}, {args.workers} workers", file=sys.stderr)
-            app_plan = SlotPlan(seed.space_ids, origin, args.conflict_share)
+            app_plan = SlotPlan(seed.space_ids, timeline, CAPTURE_HOURS, args.conflict_share)
             app = asyncio.run(measure("app", api_client(base_url, seed), app_plan, **sizes))
         # The server is stopped first so the replay and the baseline have the cores (and
         # connections) to themselves.
         print("replay phase: the app's SQL for each booking, over asyncpg connections", file=sys.stderr)
-        replay_plan = SlotPlan(seed.space_ids, app_plan.end(), args.conflict_share)
-        replay, template = asyncio.run(replay_phase(app_url, dsn, seed, replay_plan, capture_before=origin, **sizes))
+        replay_plan = SlotPlan(seed.space_ids, timeline, app_plan.end(), args.conflict_share)
+        replay, template = asyncio.run(
+            replay_phase(app_url, dsn, seed, replay_plan, timeline=timeline, capture_before=CAPTURE_HOURS, **sizes)
+        )
         print("raw phase: asyncpg INSERT into bench_occurrences", file=sys.stderr)
-        raw_plan = SlotPlan(seed.space_ids, origin, args.conflict_share)
+        raw_plan = SlotPlan(seed.space_ids, timeline, CAPTURE_HOURS, args.conflict_share)
         raw = asyncio.run(raw_phase(dsn, raw_plan, **sizes))
     return report(app, replay, raw, template, args)
 

@@ -1,6 +1,6 @@
 """Field types shared by request and response schemas."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Generic, TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -63,7 +63,8 @@ Features = Annotated[
     list[Annotated[str, Field(max_length=50)]], Field(max_length=50), AfterValidator(_normalise_features)
 ]
 CountryCode = Annotated[str, Field(min_length=2, max_length=2, pattern="^[A-Z]{2}$"), AfterValidator(_known_country)]
-BufferMinutes = Annotated[int, Field(ge=0, le=24 * 60)]
+MAX_BUFFER = timedelta(days=1)  # a space's buffer before or after a session
+BufferMinutes = Annotated[int, Field(ge=0, le=MAX_BUFFER // timedelta(minutes=1))]
 
 T = TypeVar("T")
 

@@ -12,6 +12,7 @@ from booking.models import RULE_FIELDS, Booking, BookingState, Occurrence, Organ
 from booking.models.base import UTCDateTime
 from booking.rules.permissions import Actor
 from booking.rules.policies import EffectivePolicy, Span
+from booking.schemas.common import MAX_BUFFER
 from booking.schemas.policies import EffectiveRules, PolicyPublic, PolicyRules
 from booking.services.common import DriverStatement, get_or_404, insert_for
 from booking.services.guards import require_space_manager, require_venue_manager
@@ -125,11 +126,16 @@ async def _require_organisations(session: AsyncSession, organisation_ids: list[i
 
 _OCCURRENCES, _BOOKINGS = Occurrence.__table__.c, Booking.__table__.c
 # A divisible space holds one occurrence per leaf for each session; grouping by the session's
-# identity (booking, original start) counts it once.
+# identity (booking, original start) counts it once. The occurrences are looked up on the space's
+# own leaves by their blocked time (an index), never through all of the organisation's bookings:
+# the cost follows the sessions in the window, not the venue's history.
 _SESSIONS = (
     select(func.min(_OCCURRENCES.starts_at), func.max(_OCCURRENCES.ends_at))
     .join(Booking.__table__, _BOOKINGS.id == _OCCURRENCES.booking_id)
     .where(
+        _OCCURRENCES.space_id.in_(select(_TREE.descendant_id).where(_TREE.ancestor_id == bindparam("space_id"))),
+        _OCCURRENCES.blocked_start_at >= bindparam("blocked_from", type_=UTCDateTime),
+        _OCCURRENCES.blocked_start_at < bindparam("end", type_=UTCDateTime),
         _BOOKINGS.space_id == bindparam("space_id"),
         _BOOKINGS.organisation_id == bindparam("organisation_id"),
         _OCCURRENCES.state.in_([literal(state) for state in COUNTED_STATES]),
@@ -142,9 +148,18 @@ _SESSIONS = (
 SESSIONS_FOR_DRIVER = DriverStatement(_SESSIONS)
 
 
-async def organisation_sessions(
-    session: AsyncSession, *, space_id: int, organisation_id: int, start: datetime, end: datetime
-) -> list[Span]:
-    """The organisation's live sessions booked for the space that start in [start, end), for quotas."""
-    window = {"space_id": space_id, "organisation_id": organisation_id, "start": start, "end": end}
-    return [(starts_at, ends_at) for starts_at, ends_at in await session.execute(_SESSIONS, window)]
+def sessions_window(*, space_id: int, organisation_id: int, start: datetime, end: datetime) -> dict:
+    """The values of ``_SESSIONS``: a session starting at ``start`` is blocked from at most a buffer before."""
+    return {
+        "space_id": space_id,
+        "organisation_id": organisation_id,
+        "start": start,
+        "end": end,
+        "blocked_from": start - MAX_BUFFER,
+    }
+
+
+async def organisation_sessions(session: AsyncSession, **window) -> list[Span]:
+    """The organisation's live sessions booked for the space that start in [start, end), for quotas
+    (keywords as ``sessions_window``)."""
+    return [(starts_at, ends_at) for starts_at, ends_at in await session.execute(_SESSIONS, sessions_window(**window))]

@@ -33,7 +33,7 @@ from booking.services.booking_writes import write_alone
 from booking.services.calendars import HoursRow, space_calendar
 from booking.services.common import DriverStatement
 from booking.services.holding import HOLDING_FOR_DRIVER, Target, clashes, holding_window, target_of
-from booking.services.policies import SESSIONS_FOR_DRIVER
+from booking.services.policies import SESSIONS_FOR_DRIVER, sessions_window
 
 _JSON_RULES = frozenset(name for name in RULE_FIELDS if isinstance(Policy.__table__.c[name].type, JSON))
 _RULES = ", ".join(f"CAST(p.{name} AS text)" if name in _JSON_RULES else f"p.{name}" for name in RULE_FIELDS)
@@ -128,7 +128,7 @@ class PostgresStore:
         return space_calendar(space.space.id, space.venue, self._hours, self._closures, start, end)
 
     async def organisation_sessions(self, **window) -> list[Span]:
-        return [tuple(row) for row in await SESSIONS_FOR_DRIVER.fetch(self.driver, window)]
+        return [tuple(row) for row in await SESSIONS_FOR_DRIVER.fetch(self.driver, sessions_window(**window))]
 
     async def conflicts_with(self, rows: list[dict]) -> dict[int, list[ConflictPublic]]:
         if not rows:
