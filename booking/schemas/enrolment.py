@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
-from booking.models import ApplicationState, Channel, EnrolmentMode, Outcome, Tier
+from booking.models import Application, ApplicationState, Channel, EnrolmentMode, Outcome, Tier
 from booking.schemas.accounts import USERNAME
 
 ID_NUMBER = re.compile(r"^\d{17}[\dX]$")  # a mainland resident identity card number
@@ -139,6 +139,24 @@ class ApplicationPublic(SQLModel):
     channel: Channel
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(
+        cls, application: Application, resident_public_id: str, waitlist_position: int | None = None
+    ) -> "ApplicationPublic":
+        return cls(
+            id=application.public_id,
+            class_id=application.class_id,
+            resident_id=resident_public_id,
+            term_start=application.term_start,
+            state=application.state,
+            tier=application.tier,
+            rank=application.rank,
+            waitlist_position=waitlist_position,
+            channel=application.channel,
+            created_at=application.created_at,
+            updated_at=application.updated_at,
+        )
 
 
 class RosterEntry(ApplicationPublic):

@@ -325,19 +325,7 @@ async def _waitlist_position(session: AsyncSession, application: Application) ->
 
 
 async def _public(session: AsyncSession, application: Application, resident_public_id: str) -> ApplicationPublic:
-    return ApplicationPublic(
-        id=application.public_id,
-        class_id=application.class_id,
-        resident_id=resident_public_id,
-        term_start=application.term_start,
-        state=application.state,
-        tier=application.tier,
-        rank=application.rank,
-        waitlist_position=await _waitlist_position(session, application),
-        channel=application.channel,
-        created_at=application.created_at,
-        updated_at=application.updated_at,
-    )
+    return ApplicationPublic.of(application, resident_public_id, await _waitlist_position(session, application))
 
 
 async def application_of(

@@ -15,14 +15,14 @@ by being first, so it takes the transactional path.
 
 import json
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 import asyncpg
 from sqlalchemy import text
 
 from booking.errors import AlreadyApplied, ClassFull, NotFound, Unauthorized
-from booking.models import HOLDING, ApplicationState, Channel, EnrolmentMode
+from booking.models import HOLDING, Application, ApplicationState, Channel, EnrolmentMode
 from booking.rules.applications import check_eligible, check_not_applied, check_open, check_term_limit
 from booking.schemas.enrolment import ApplicationPublic
 from booking.services.accounts import INVALID_TOKEN, digest
@@ -118,40 +118,33 @@ async def apply_first_come(
     check_not_applied(found["applied"])
     check_eligible(policy, birth_year, term_start)
     check_term_limit(policy, found["held"], found["live"])
-    application = await _enrol(driver, class_id, resident_id, term_start, now)
-    if application is None:
-        raise ClassFull(f"all {policy.seats} seats are taken", seats=policy.seats)
-    application_id, rank = application
-    return ApplicationPublic(
-        id=application_id,
+    application = Application(
+        public_id=str(uuid.uuid4()),
         class_id=class_id,
-        resident_id=public_id,
+        resident_id=resident_id,
         term_start=term_start,
         state=ApplicationState.enrolled,
         tier=0,
-        rank=rank,
-        waitlist_position=None,
         channel=Channel.self,
+        actor_user_id=resident_id,
         created_at=now,
         updated_at=now,
     )
+    application.rank = await _enrol(driver, application)
+    if application.rank is None:
+        raise ClassFull(f"all {policy.seats} seats are taken", seats=policy.seats)
+    return ApplicationPublic.of(application, public_id)
 
 
-async def _enrol(driver: asyncpg.Connection, class_id: int, resident_id: int, term_start: date, now: datetime):
-    """(public id, rank) of the new application, or None when the class is full."""
-    public_id = str(uuid.uuid4())
+async def _enrol(driver: asyncpg.Connection, application: Application) -> int | None:
+    """The seat the application takes (its rank), or None when the class is full."""
     values = {
-        "class_id": class_id,
-        "resident_id": resident_id,
-        "term_start": term_start,
-        "public_id": public_id,
-        "state": ApplicationState.enrolled.value,
-        "channel": Channel.self.value,
-        "detail": json.dumps({"tier": 0}),
-        "now": now,
+        **application.model_dump(include={"public_id", "class_id", "resident_id", "term_start", "state", "channel"}),
+        "now": application.created_at,
+        "detail": json.dumps({"tier": application.tier}),
     }
     try:
         enrolled = await _ENROL.fetchrow(driver, values)
     except asyncpg.UniqueViolationError as error:  # a concurrent application of the same resident won
         raise AlreadyApplied("you have already applied to this class") from error
-    return None if enrolled is None else (public_id, enrolled["rank"])
+    return None if enrolled is None else enrolled["rank"]

@@ -158,3 +158,18 @@ async def test_the_venue_policy_applies_until_the_space_overrides_it(make, world
     await set_policy(make, world, max_duration_min=120)
     longer = await book(world, at(2, 9), at(2, 11))
     assert (longer.status_code, longer.json()["state"]) == (201, "pending")  # approval still the venue's
+
+
+async def test_a_weekly_quota_counts_a_session_whose_buffer_starts_in_the_week_before(make, as_user):
+    # The room blocks two hours before each session: a session at 00:30 on Monday 1 March is
+    # blocked from Sunday 22:30, in the previous week, and must still count in its own week.
+    room = await make.space(buffer_before_min=120)
+    group = await make.organisation()
+    organiser = await as_user("organiser", organisation_id=group["id"])
+    assert (await make.client.put(f"/spaces/{room['id']}/policy", json={"max_bookings_per_week": 1})).status_code == 200
+
+    first = Factory.booking_body(room["id"], group["id"], at(1, 0, 30), at(1, 1, 30))
+    assert (await organiser.post("/bookings", json=first)).status_code == 201
+    second = Factory.booking_body(room["id"], group["id"], at(3, 9), at(3, 10))
+    problem = violation(await organiser.post("/bookings", json=second), "max_bookings_per_week")
+    assert (problem["limit"], problem["used"]) == (1, 2)
