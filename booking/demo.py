@@ -11,7 +11,7 @@ from booking.config import Settings
 from booking.db import create_engine, sessionmakers
 from booking.demo_learning import load_learning
 from booking.demo_term import plan_term
-from booking.errors import OutsideOpeningHours, PolicyViolation, SpaceClosed
+from booking.errors import BookingConflict, OutsideOpeningHours, PolicyViolation, SpaceClosed
 from booking.models import DEFAULT_TIMEZONE, Approval, OrganisationKind, Region, RegionLevel, SpaceKind, VenueKind
 from booking.models.accounts import Role
 from booking.rules.permissions import SYSTEM, Actor
@@ -533,8 +533,8 @@ async def _create_bookings(
     *,
     now: datetime,
 ) -> int:
-    """The demo's bookings, relative to today; a date that is closed, outside hours or against the
-    space's rules is left out."""
+    """The demo's bookings, relative to today; a date that is closed, outside hours, against the
+    space's rules or already taken (relative dates of different rows can meet) is left out."""
     today = now.astimezone(VENUE_ZONE).date()
     booked = 0
     for row, days_ahead, rule in requests:
@@ -553,7 +553,7 @@ async def _create_bookings(
         try:
             async with session.begin_nested():
                 await bookings.request_booking(session, actor, request, now=now)
-        except (SpaceClosed, OutsideOpeningHours, PolicyViolation):
+        except (SpaceClosed, OutsideOpeningHours, PolicyViolation, BookingConflict):
             continue
         booked += 1
     return booked
