@@ -54,16 +54,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             app.state.write_sessions, clock, workers=settings.solver_workers, memory_mb=settings.solver_memory_mb
         )
         app.state.allocation_runner = runner
-        sweeper = Sweeper(app.state.write_sessions, clock)
+        sweeper = Sweeper(app.state.write_sessions, clock, every_s=settings.sweep_every_s)
         running = asyncio.create_task(runner.run_forever())
-        sweeping = asyncio.create_task(sweeper.run_forever())
+        sweeping = asyncio.create_task(sweeper.run_forever()) if settings.sweep_every_s > 0 else None
         try:
             yield
         finally:
             runner.stop()
             sweeper.stop()
             await running
-            await sweeping
+            if sweeping is not None:
+                await sweeping
             if app.state.driver_pool is not None:
                 await app.state.driver_pool.close()
             await engine.dispose()

@@ -24,6 +24,8 @@ class Settings:
     public_url: str | None = None
     # The help line every page shows (WCAG 3.2.6 consistent help).
     help_phone: str = "12345"
+    # Seconds between sweeps (no-shows released, due lotteries drawn); 0: no sweeper in this process.
+    sweep_every_s: float = 60.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -38,6 +40,7 @@ class Settings:
             feed_future_days=int(env.get("VENUESHARE_FEED_FUTURE_DAYS", "365")),
             public_url=env.get("VENUESHARE_PUBLIC_URL") or None,
             help_phone=env.get("VENUESHARE_HELP_PHONE", "12345"),
+            sweep_every_s=float(env.get("VENUESHARE_SWEEP_EVERY_S", "60")),
         )
 
 

@@ -132,6 +132,11 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+# The fake clock drives every test, so no sweeper runs on a timer: one that woke mid-test would draw
+# lotteries or release sessions at whatever moment the clock then showed. Tests sweep explicitly.
+TEST_SETTINGS = {"sweep_every_s": 0}
+
+
 @dataclass
 class FakeClock:
     now: datetime
@@ -155,7 +160,7 @@ def settings_overrides() -> dict:
 @pytest.fixture
 async def transport(db_url: str, clock: FakeClock, settings_overrides: dict) -> AsyncIterator[httpx.ASGITransport]:
     """The real app behind an in-process transport. ASGITransport runs requests concurrently in this loop."""
-    app = create_app(Settings(database_url=db_url, **settings_overrides), clock=clock)
+    app = create_app(Settings(database_url=db_url, **(TEST_SETTINGS | settings_overrides)), clock=clock)
     lifespan = await start_lifespan(app)
     yield httpx.ASGITransport(app=app)
     await stop_lifespan(*lifespan)

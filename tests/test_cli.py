@@ -26,6 +26,11 @@ def test_solver_memory_limit_setting():
     assert Settings.from_env({"VENUESHARE_SOLVER_MEMORY_MB": "512"}).solver_memory_mb == 512
 
 
+def test_sweep_interval_setting():
+    assert Settings.from_env({}).sweep_every_s == 60
+    assert Settings.from_env({"VENUESHARE_SWEEP_EVERY_S": "0"}).sweep_every_s == 0
+
+
 def run_cli(*args: str, database_url: str, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(

@@ -264,6 +264,25 @@ async def test_the_published_draw_is_the_seeded_order_and_cannot_be_repeated(cli
     assert changed.status_code == 409  # the drawn result is final
 
 
+@pytest.mark.parametrize("settings_overrides", [{"sweep_every_s": 0.05}])
+async def test_the_app_s_own_sweeper_draws_a_lottery_once_its_window_closed(client, world, engine, clock):
+    policy = await open_enrolment(client, world, clock, seats=1)
+    people = [await add_resident(engine, clock.now, world.community, http=client, name=f"南{i}") for i in range(2)]
+    await apply_all(world, people)
+    await asyncio.sleep(0.2)  # a few sweeps while the window is open draw nothing
+    assert (await client.get(f"/classes/{world.offer}/draw")).json()["seed"] is None
+
+    clock.now += timedelta(days=8)
+    for _ in range(600):  # every 0.05 s: up to 30 s on a loaded machine
+        draw = (await client.get(f"/classes/{world.offer}/draw")).json()
+        if draw["seed"] is not None:
+            break
+        await asyncio.sleep(0.05)
+
+    assert lottery.commitment(draw["seed"]) == policy["seed_commitment"]
+    assert [item["outcome"] for item in draw["ranked"]] == ["seat", "waitlist"]
+
+
 async def test_a_withdrawal_promotes_the_next_on_the_waitlist_and_tells_them(client, world, engine, clock):
     await open_enrolment(client, world, clock, seats=1)
     people = [await add_resident(engine, clock.now, world.community, http=client, name=f"人{i}") for i in range(3)]

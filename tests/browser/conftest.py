@@ -23,6 +23,7 @@ from playwright.async_api import Browser, async_playwright
 
 from booking.app import create_app
 from booking.config import Settings
+from tests.conftest import TEST_SETTINGS
 from tests.web.site import Site, build_site
 
 DEBIAN_CHROMIUM = "/usr/bin/chromium"
@@ -55,7 +56,7 @@ def find_chromium() -> str | None:
 @pytest.fixture
 async def live_server(db_url: str, clock, settings_overrides: dict) -> AsyncIterator[LiveServer]:
     """The app on ``http://127.0.0.1:<free port>``, answering ``/health`` before the test starts."""
-    app = create_app(Settings(database_url=db_url, **settings_overrides), clock=clock)
+    app = create_app(Settings(database_url=db_url, **(TEST_SETTINGS | settings_overrides)), clock=clock)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
