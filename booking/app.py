@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -16,11 +16,12 @@ from booking.api.availability import AvailabilityController
 from booking.api.bookings import ApprovalController, BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.catalogue import CatalogueController
-from booking.api.deps import DEPENDENCIES
+from booking.api.deps import DEPENDENCIES, authenticate
 from booking.api.enrolment import EnrolmentController, ResidentController
 from booking.api.feeds import FeedController, FeedLinkController, RenderedFeeds
 from booking.api.imports import ImportController
 from booking.api.learning import AttendanceController, LearningRecordController, MyLearningController
+from booking.api.operations import health, metrics, ready
 from booking.api.places import OrganisationController, RegionController, SpaceController, VenueController
 from booking.api.policies import PolicyController
 from booking.api.problems import EXCEPTION_HANDLERS
@@ -30,6 +31,7 @@ from booking.api.users import UserController
 from booking.config import Settings
 from booking.db import create_engine, driver_pool, sessionmakers
 from booking.jobs import AllocationRunner, Sweeper
+from booking.observability import log_as_json_lines, observe
 from booking.web import pages
 from booking.web.apidoc import ApiReference
 from booking.web.render import TEMPLATE_CONFIG
@@ -37,11 +39,6 @@ from booking.web.render import TEMPLATE_CONFIG
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@get("/health", tags=["meta"])
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Litestar:
@@ -97,9 +94,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             ResidentController,
             EnrolmentController,
         ],
+        guards=[authenticate],
     )
-    return Litestar(
-        route_handlers=[api, FeedController, health, *pages()],
+    app = Litestar(
+        route_handlers=[api, FeedController, health, ready, metrics, *pages()],
         template_config=TEMPLATE_CONFIG,
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -109,8 +107,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             title="venueshare", version="1", path="/schema", render_plugins=[ApiReference(), JsonRenderPlugin()]
         ),
     )
+    app.asgi_handler = observe(app.asgi_handler)  # outside routing: unmatched paths get a request id too
+    return app
 
 
 def create_app_from_env() -> Litestar:
-    """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    return create_app(Settings.from_env())
+    """Factory for ``uvicorn --factory`` (each worker process builds its own app and logs JSON lines)."""
+    settings = Settings.from_env()
+    log_as_json_lines(settings.log_level)
+    return create_app(settings)

@@ -3,7 +3,9 @@
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 
 from booking.config import Settings
 from booking.models.accounts import Role
@@ -189,10 +191,24 @@ def serve_api(settings: Settings, *, host: str, port: int, workers: int) -> None
     import uvicorn
 
     os.environ["DATABASE_URL"] = settings.database_url  # worker processes rebuild Settings from it
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # every worker writes its metrics here, so /metrics adds up all of them whichever answers
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="venueshare-metrics-")
     print(f"serving on http://{host}:{port} (pages /, API /api/v1, docs /schema)", file=sys.stderr)
-    uvicorn.run(
-        "booking.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning"
-    )
+    try:
+        uvicorn.run(
+            "booking.app:create_app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,  # each worker logs JSON lines (booking.observability), the server's own lines too
+            access_log=False,  # the app writes its own access line, with the request id
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _redacted(url: str) -> str:

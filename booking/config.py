@@ -26,6 +26,8 @@ class Settings:
     help_phone: str = "12345"
     # Seconds between sweeps (no-shows released, due lotteries drawn); 0: no sweeper in this process.
     sweep_every_s: float = 60.0
+    # Lowest level logged (JSON lines on stderr): "info" includes one access line per request.
+    log_level: str = "info"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -41,6 +43,7 @@ class Settings:
             public_url=env.get("VENUESHARE_PUBLIC_URL") or None,
             help_phone=env.get("VENUESHARE_HELP_PHONE", "12345"),
             sweep_every_s=float(env.get("VENUESHARE_SWEEP_EVERY_S", "60")),
+            log_level=env.get("VENUESHARE_LOG_LEVEL", "info").lower(),
         )
 
 

@@ -62,7 +62,8 @@ async def driver_pool(url: str, *, size: int) -> asyncpg.Pool | None:
     if parsed.get_backend_name() != "postgresql":
         return None
     dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    return await asyncpg.create_pool(dsn, min_size=1, max_size=size, reset=_leave_as_is)
+    # min_size=0: connections open on first use, so the process starts while the database is down
+    return await asyncpg.create_pool(dsn, min_size=0, max_size=size, reset=_leave_as_is)
 
 
 async def _leave_as_is(_connection: asyncpg.Connection) -> None:

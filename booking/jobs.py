@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from booking.observability import SOLVER_RUNS
 from booking.services import allocations, checkin, draws
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
 
@@ -56,11 +57,14 @@ class AllocationRunner:
         self._wake.set()
 
     async def run_forever(self) -> None:
-        async with self.sessions() as session, session.begin():
-            for allocation_id in await allocations.requeue_stale(session, now=self.clock()):
-                log.warning("allocation %s was left running by a stopped process; queued again", allocation_id)
+        stale_requeued = False
         while not self._stopping.is_set():
             try:
+                if not stale_requeued:
+                    async with self.sessions() as session, session.begin():
+                        for allocation_id in await allocations.requeue_stale(session, now=self.clock()):
+                            log.warning("allocation %s was left running by a stopped process; requeued", allocation_id)
+                    stale_requeued = True
                 async with self.sessions() as session, session.begin():
                     allocation_id = await allocations.claim_next(session, now=self.clock())
                 if allocation_id is not None:
@@ -86,6 +90,7 @@ class AllocationRunner:
             log.warning("allocation %s was interrupted by shutdown; queued again", allocation_id)
             async with self.sessions() as session, session.begin():
                 await allocations.requeue(session, allocation_id)
+            SOLVER_RUNS.labels("interrupted").inc()
             return
         except SolverFailed as failure:
             log.warning("allocation %s failed: %s", allocation_id, failure)
@@ -95,6 +100,7 @@ class AllocationRunner:
             error = f"{type(failure).__name__}: {failure}"
         async with self.sessions() as session, session.begin():
             await allocations.store_result(session, allocation_id, result=result, error=error, now=self.clock())
+        SOLVER_RUNS.labels("failed" if error else "done").inc()
 
     async def _solve(self, allocation_id: int, term: allocations.Term, claimed_at: float) -> dict[str, Any] | None:
         if self._stopping.is_set():

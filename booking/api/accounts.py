@@ -21,7 +21,7 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["accounts"]
 
-    @post("/token", status_code=200)
+    @post("/token", status_code=200, opt={"anonymous": True})
     async def sign_in(
         self, request: Request, session: Session, now: Now, data: JSONBody[SignIn]
     ) -> Response[TokenIssued]:

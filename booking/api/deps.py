@@ -5,7 +5,9 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import BaseRouteHandler
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +15,7 @@ from booking.errors import Unauthorized
 from booking.rules.permissions import ANONYMOUS, Actor
 from booking.services.accounts import actor_for_token
 from booking.services.common import MAX_PAGE_SIZE, PageRequest
+from booking.services.guards import SIGN_IN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -47,13 +50,36 @@ def provide_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def provide_actor(
-    token: NamedDependency[str | None], session: NamedDependency[AsyncSession], now: NamedDependency[datetime]
-) -> Actor:
-    """Anonymous without an Authorization header; a bad, expired or revoked token is 401, never anonymous."""
+def provide_actor(request: Request) -> Actor:
+    """Who is asking, as the guard ``authenticate`` found them: anonymous without a token."""
+    return request.state.get("actor", ANONYMOUS)
+
+
+async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """The API's guard, run before anything of the request is read (its body included), so every
+    route treats credentials alike:
+
+    - an Authorization header that is not a bearer token, or a token that is unknown, expired or
+      revoked, is 401 on every route, public reads included (never anonymous);
+    - a request that changes something needs a token (401 first, whatever its body).
+
+    A route marked ``opt={"anonymous": True}`` (signing in) needs no caller and ignores the header.
+
+    The guard looks the token up once (``actor`` is what it found), except for a handler that takes
+    the token itself (``token``): the booking and application paths check it inside their one read.
+    """
+    if handler.opt.get("anonymous"):
+        return
+    token = provide_token(connection)  # type: ignore[arg-type]  # only its headers are read
     if token is None:
-        return ANONYMOUS
-    return await actor_for_token(session, token, now=now)
+        if connection.scope["method"] not in READ_METHODS:
+            raise Unauthorized(SIGN_IN)
+        return
+    if "token" in handler.parsed_fn_signature.parameters:
+        return
+    state = connection.app.state
+    async with state.read_sessions() as session:
+        connection.state.actor = await actor_for_token(session, token, now=state.clock())
 
 
 DEPENDENCIES = {
@@ -61,7 +87,7 @@ DEPENDENCIES = {
     "now": Provide(provide_now, sync_to_thread=False),
     "page": Provide(provide_page, sync_to_thread=False),
     "token": Provide(provide_token, sync_to_thread=False),
-    "actor": Provide(provide_actor),
+    "actor": Provide(provide_actor, sync_to_thread=False),
 }
 
 # Annotations that mark a handler parameter as one of the dependencies above.

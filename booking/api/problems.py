@@ -9,6 +9,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from booking.errors import VenueshareError
+from booking.observability import note_problem
 from booking.web.errors import error_page, wants_page
 
 log = logging.getLogger("venueshare")
@@ -35,6 +36,7 @@ CODED_VALIDATION_MESSAGES = {"naive_datetime": "Invalid timestamp", "invalid_req
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
     """RFC 9457 members first; extra members may add to them, never replace them."""
+    note_problem(code)
     body = {**extra, "type": f"urn:venueshare:problem:{code}", "title": title, "status": status, "code": code}
     body["detail"] = detail
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON)

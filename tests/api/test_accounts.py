@@ -1,11 +1,12 @@
 """Accounts: signing in, bearer tokens, API tokens, and every way a credential can be wrong."""
 
+import re
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from booking.models import ApiToken, User
@@ -139,3 +140,103 @@ def test_cli_creates_the_first_district_administrator(tmp_path):
     assert again.returncode == 1 and "username_taken" in again.stderr
     short = run("--username", "other", "--password", "short", "--role", "resident")
     assert short.returncode == 2 and "password" in short.stderr
+
+
+# ---- every route treats credentials alike, before anything else of the request ------------------
+
+SIGN_IN_OPERATION = ("post", "/auth/token")
+# These two take the token themselves and check it inside their one read (the rush paths): a bad
+# token is 401 there too, once the body has the right shape.
+CHECKED_IN_THEIR_READ = {("post", "/bookings"), ("post", "/classes/{class_id}/applications")}
+
+
+async def operations(client) -> list[tuple[str, str, str]]:
+    """(method, path template, a concrete path) of every operation of the API."""
+    spec = (await client.get("http://testserver/schema/openapi.json")).json()
+    found = []
+    for template, methods in spec["paths"].items():
+        if not template.startswith("/api/v1/"):
+            continue
+        path = template.removeprefix("/api/v1")
+        concrete = re.sub(r"\{[^}]*date[^}]*\}", "2027-03-01", path)
+        found += [(method, path, re.sub(r"\{[^}]+\}", "1", concrete)) for method in methods if method != "head"]
+    return found
+
+
+async def test_every_route_refuses_a_bad_token_and_an_anonymous_change_before_reading_the_body(
+    anonymous, alice, engine
+):
+    token = (await sign_in(anonymous)).json()["access_token"]
+    await anonymous.post(f"/auth/tokens/{await token_id(engine)}/revoke", headers=bearer(token))
+    wrong = {
+        "": {},
+        "unknown": bearer("vs_not-a-token"),
+        "revoked": bearer(token),
+        "basic": {"Authorization": "Basic x"},
+    }
+    before = await counts(engine)
+    checked = 0
+
+    for method, path, concrete in await operations(anonymous):
+        if (method, path) == SIGN_IN_OPERATION:
+            continue
+        for name, headers in wrong.items():
+            if name == "" and method == "get":
+                continue  # public reads are open to anonymous callers
+            if name != "" and (method, path) in CHECKED_IN_THEIR_READ:
+                continue  # below, with a well-formed body
+            for body in ({"not": "a field"}, "{not json"):
+                sent = {"json": body} if isinstance(body, dict) else {"content": body}
+                response = await anonymous.request(method.upper(), concrete, headers=headers, **sent)
+                assert (response.status_code, response.json()["code"]) == (401, "unauthorized"), (
+                    method,
+                    concrete,
+                    name,
+                    response.text,
+                )
+                checked += 1
+
+    assert checked > 200
+    assert await counts(engine) == before
+
+
+async def test_the_rush_paths_refuse_a_bad_token_with_nothing_written(anonymous, alice, engine):
+    before = await counts(engine)
+    booking = {"space_id": 1, "organisation_id": 1, "title": "x"} | {
+        "starts_at": "2027-03-01T10:00:00Z",
+        "ends_at": "2027-03-01T11:00:00Z",
+    }
+    for headers in ({}, bearer("vs_not-a-token")):
+        for path, body in (("/bookings", booking), ("/classes/1/applications", {})):
+            response = await anonymous.post(path, json=body, headers=headers)
+            assert (response.status_code, response.json()["code"]) == (401, "unauthorized"), response.text
+    assert (await anonymous.post("/bookings", json={})).status_code == 401  # anonymous: before the body
+    assert await counts(engine) == before
+
+
+async def test_public_reads_answer_anonymous_callers_and_valid_tokens(anonymous, alice):
+    token = (await sign_in(anonymous)).json()["access_token"]
+    for path in ("/venues", "/regions", "/organisations", "/classes", "/catalogue", "/closures"):
+        assert (await anonymous.get(path)).status_code == 200, path
+        assert (await anonymous.get(path, headers=bearer(token))).status_code == 200, path
+
+
+async def test_signing_in_ignores_a_stale_token_in_the_header(anonymous, alice):
+    response = await anonymous.post(
+        "/auth/token", json={"username": "alice", "password": PASSWORD}, headers=bearer("vs_expired-long-ago")
+    )
+    assert response.status_code == 200, response.text
+
+
+async def token_id(engine) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()).limit(1))
+
+
+async def counts(engine) -> dict[str, int]:
+    tables = (
+        *("bookings", "occurrences", "booking_events", "outbox", "venues", "spaces", "regions", "organisations"),
+        *("users", "role_grants", "api_tokens", "closures", "teachers", "classes", "residents", "applications"),
+    )
+    async with engine.connect() as connection:
+        return {table: await connection.scalar(text(f"SELECT count(*) FROM {table}")) for table in tables}
