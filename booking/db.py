@@ -68,3 +68,28 @@ async def driver_pool(url: str, *, size: int) -> asyncpg.Pool | None:
 
 async def _leave_as_is(_connection: asyncpg.Connection) -> None:
     pass
+
+
+# Errors that mean the database itself went away (restarting, shut down, unreachable), not that a
+# statement was wrong: the request is answered 503 and the next one tries again on a new connection.
+_UNAVAILABLE = (
+    OSError,  # refused, reset, timed out
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ConnectionDoesNotExistError,  # closed under us
+    asyncpg.ConnectionFailureError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it, however SQLAlchemy or the driver wrapped it) says the
+    database cannot be reached, rather than that a statement failed."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE) or getattr(current, "connection_invalidated", False):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -8,6 +8,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
+from booking.db import database_unavailable
 from booking.errors import VenueshareError
 from booking.observability import note_problem
 from booking.web.errors import error_page, wants_page
@@ -85,6 +86,15 @@ def on_http_error(request: Request, error: HTTPException) -> Response:
 
 
 def on_unexpected_error(request: Request, error: Exception) -> Response:
+    if database_unavailable(error):
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, error)
+        if wants_page(request):
+            return error_page(request, 503, "database_unavailable")
+        response = problem(
+            503, "database_unavailable", "Database unavailable", "the database cannot be reached; try again shortly"
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     if wants_page(request):
         return error_page(request, 500, "internal_error")
