@@ -1,6 +1,5 @@
 """The Litestar application. Nothing connects at import: the engine opens in the lifespan."""
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,9 +27,10 @@ from booking.api.problems import EXCEPTION_HANDLERS
 from booking.api.statistics import StatisticsController
 from booking.api.teaching import ClassController, TeacherController
 from booking.api.users import UserController
+from booking.api.webhooks import WebhookController
+from booking.background import background_for
 from booking.config import Settings
 from booking.db import create_engine, driver_pool, sessionmakers
-from booking.jobs import AllocationRunner, Sweeper
 from booking.observability import log_as_json_lines, observe
 from booking.web import pages
 from booking.web.apidoc import ApiReference
@@ -47,21 +47,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
         engine = create_engine(settings.database_url, pool_size=settings.pool_size, echo=settings.echo_sql)
         app.state.write_sessions, app.state.read_sessions = sessionmakers(engine)
         app.state.driver_pool = await driver_pool(settings.database_url, size=settings.pool_size)
-        runner = AllocationRunner(
-            app.state.write_sessions, clock, workers=settings.solver_workers, memory_mb=settings.solver_memory_mb
-        )
-        app.state.allocation_runner = runner
-        sweeper = Sweeper(app.state.write_sessions, clock, every_s=settings.sweep_every_s)
-        running = asyncio.create_task(runner.run_forever())
-        sweeping = asyncio.create_task(sweeper.run_forever()) if settings.sweep_every_s > 0 else None
+        app.state.background = background_for(settings, app.state.write_sessions, clock)
+        await app.state.background.start()
         try:
             yield
         finally:
-            runner.stop()
-            sweeper.stop()
-            await running
-            if sweeping is not None:
-                await sweeping
+            await app.state.background.close()
             if app.state.driver_pool is not None:
                 await app.state.driver_pool.close()
             await engine.dispose()
@@ -93,6 +84,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             LearningRecordController,
             ResidentController,
             EnrolmentController,
+            WebhookController,
         ],
         guards=[authenticate],
     )

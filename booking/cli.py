@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -20,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load the demo district first (idempotent)")
+    worker = commands.add_parser("worker", help="migrate, then work the job queue (PostgreSQL)")
+    worker.add_argument("--concurrency", type=int, default=2, help="jobs at once (default 2)")
+    worker.add_argument("--metrics-port", type=int, help="serve this worker's Prometheus metrics on this port")
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
     commands.add_parser("migrate", help="upgrade the database to the newest schema")
     commands.add_parser("demo", help="migrate and load the demo district (idempotent)")
     users = commands.add_parser("users", help="manage accounts").add_subparsers(dest="action", required=True)
@@ -59,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         load_demo(settings)
     if args.command == "serve":
         serve_api(settings, host=args.host, port=args.port, workers=args.workers)
+    if args.command == "worker":
+        metrics = (args.metrics_host, args.metrics_port) if args.metrics_port else None
+        return run_worker(settings, concurrency=args.concurrency, metrics=metrics)
     if args.command == "users":
         return create_user(settings, args)
     if args.command == "lottery":
@@ -209,6 +217,47 @@ def serve_api(settings: Settings, *, host: str, port: int, workers: int) -> None
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def run_worker(settings: Settings, *, concurrency: int, metrics: tuple[str, int] | None = None) -> int:
+    """Work solver runs and the sweep off the PostgreSQL job queue until SIGINT or SIGTERM (a solve
+    under way is stopped and goes back to the queue for another worker)."""
+    from booking.app import utc_now
+    from booking.background import JobQueue, Work, job_queue
+    from booking.db import create_engine, sessionmakers
+    from booking.observability import log_as_json_lines
+
+    if not settings.database_url.startswith("postgresql"):
+        print("the job queue needs PostgreSQL; on SQLite `venueshare serve` does this work itself", file=sys.stderr)
+        return 2
+    if concurrency < 1:
+        print("--concurrency must be at least 1", file=sys.stderr)
+        return 2
+    log_as_json_lines(settings.log_level)
+    if metrics is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics[1], addr=metrics[0])
+
+    async def work() -> None:
+        engine = create_engine(settings.database_url, pool_size=concurrency + 2)
+        sessions, _ = sessionmakers(engine)
+        shared = Work(sessions, utc_now, settings)
+        queue_app = job_queue(settings.database_url, shared, pool_size=concurrency + 2)
+        queue = JobQueue(queue_app, shared, run_jobs=True, concurrency=concurrency)
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, queue.stop)
+        await queue.start()
+        print(f"working the job queue ({concurrency} at once)", file=sys.stderr)
+        try:
+            await queue.until_stopped()
+        finally:
+            await queue.close()
+            await engine.dispose()
+
+    asyncio.run(work())
+    return 0
 
 
 def _redacted(url: str) -> str:

@@ -24,8 +24,15 @@ class Settings:
     public_url: str | None = None
     # The help line every page shows (WCAG 3.2.6 consistent help).
     help_phone: str = "12345"
-    # Seconds between sweeps (no-shows released, due lotteries drawn); 0: no sweeper in this process.
+    # Seconds between sweeps (no-shows released, due lotteries drawn; on PostgreSQL a job once a
+    # minute); 0: this process neither sweeps nor schedules sweeps.
     sweep_every_s: float = 60.0
+    # Seconds between webhook delivery rounds (new outbox messages fanned out, due deliveries
+    # sent); 0: this process does not deliver.
+    deliver_every_s: float = 5.0
+    # On PostgreSQL, whether API processes also work the job queue (solver runs, the sweep); turn it
+    # off where `venueshare worker` processes do that work.
+    api_runs_jobs: bool = True
     # Lowest level logged (JSON lines on stderr): "info" includes one access line per request.
     log_level: str = "info"
 
@@ -44,6 +51,8 @@ class Settings:
             help_phone=env.get("VENUESHARE_HELP_PHONE", "12345"),
             sweep_every_s=float(env.get("VENUESHARE_SWEEP_EVERY_S", "60")),
             log_level=env.get("VENUESHARE_LOG_LEVEL", "info").lower(),
+            deliver_every_s=float(env.get("VENUESHARE_DELIVER_EVERY_S", "5")),
+            api_runs_jobs=env.get("VENUESHARE_API_RUNS_JOBS", "1") not in {"0", "false", "no"},
         )
 
 

@@ -1,11 +1,13 @@
 """Engine and transactions: one transaction per request, opened here, committed or rolled back here."""
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import await_only
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -22,7 +24,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Foreign keys on, WAL, and write transactions that take the write lock at BEGIN.
+    """Foreign keys on, WAL, and write transactions that take the write lock at BEGIN, in turn.
 
     BEGIN IMMEDIATE serialises writers up front, so two requests never both read and then
     deadlock on the upgrade to a write lock; readers (BEGIN DEFERRED) keep running under WAL.
@@ -38,10 +40,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
+    # Writers of this process take turns here, first come first served, before BEGIN IMMEDIATE:
+    # waiting in SQLite's own busy handler instead means polling with sleeps of up to 100 ms, in
+    # no order, and a few writers at once then wait hundreds of milliseconds for a free lock.
+    write_turn = asyncio.Lock()
+
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE":
+            await_only(asyncio.wait_for(write_turn.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000))
+            connection.info["write_turn"] = True
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            end_turn(connection.info)
+            raise
+
+    def end_turn(info: dict) -> None:
+        if info.pop("write_turn", False):
+            write_turn.release()
+
+    for ending in ("commit", "rollback"):
+        event.listen(engine.sync_engine, ending, lambda connection: end_turn(connection.info))
+    event.listen(engine.sync_engine.pool, "checkin", lambda _dbapi, record: end_turn(record.info))
 
 
 def sessionmakers(engine: AsyncEngine) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:

@@ -158,6 +158,10 @@ class UrlNotAllowed(VenueshareError):
     status, code, title = 422, "url_not_allowed", "URL not allowed"
 
 
+class TooManyEndpoints(VenueshareError):
+    status, code, title = 409, "too_many_endpoints", "Too many webhook endpoints"
+
+
 class FetchFailed(VenueshareError):
     status, code, title = 502, "fetch_failed", "Fetching the calendar failed"
 

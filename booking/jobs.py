@@ -1,17 +1,18 @@
-"""Background work of an API process: solver runs, taken off the request path, and the
-periodic release of sessions nobody checked in to.
+"""The background work itself: solver runs, taken off the request path, and the periodic sweep
+(no-shows released, due lotteries drawn). ``booking/background.py`` decides where it runs: as
+jobs of the PostgreSQL queue, or as loops of the server process on SQLite.
 
-Every API process runs one ``AllocationRunner``. Runs are queued in the database and claimed one
-at a time (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers), so several
-processes share the queue. Each solve runs in a child process of its own under a memory limit
+Runs are kept in the database and claimed one at a time, so any number of processes share them.
+Each solve runs in a child process of its own under a memory limit
 (``booking/solver_process.py``): a solver that runs out of memory or crashes fails its run, never
-the API process, and the event loop keeps answering requests while it works.
+the process that started it, and its event loop keeps going while it works.
 """
 
 import asyncio
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.observability import SOLVER_RUNS
-from booking.services import allocations, checkin, draws
+from booking.services import allocations, checkin, draws, webhooks
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
+from integrations import fetch
+from integrations import webhooks as signatures
 
 log = logging.getLogger("venueshare.jobs")
 
@@ -43,11 +46,12 @@ class AllocationRunner:
         workers: int = 2,
         memory_mb: int = 2048,
         poll_s: float = 0.5,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.sessions, self.clock, self.poll_s = sessions, clock, poll_s
         self.workers, self.memory_mb = workers, memory_mb
         self._wake = asyncio.Event()
-        self._stopping = threading.Event()
+        self._stopping = stopping or threading.Event()
 
     def wake(self) -> None:
         self._wake.set()
@@ -78,9 +82,9 @@ class AllocationRunner:
             except TimeoutError:
                 pass
 
-    async def run_one(self, allocation_id: int, *, claimed_at: float) -> None:
+    async def run_one(self, allocation_id: int, *, claimed_at: float) -> bool:
         """Solve a claimed run and store its outcome, all within its time limit from ``claimed_at``
-        (``time.monotonic()``)."""
+        (``time.monotonic()``). False when this process is shutting down: the run is queued again."""
         result, error = None, None
         try:
             async with self.sessions() as session, session.begin():
@@ -91,7 +95,7 @@ class AllocationRunner:
             async with self.sessions() as session, session.begin():
                 await allocations.requeue(session, allocation_id)
             SOLVER_RUNS.labels("interrupted").inc()
-            return
+            return False
         except SolverFailed as failure:
             log.warning("allocation %s failed: %s", allocation_id, failure)
             error = str(failure)
@@ -101,6 +105,7 @@ class AllocationRunner:
         async with self.sessions() as session, session.begin():
             await allocations.store_result(session, allocation_id, result=result, error=error, now=self.clock())
         SOLVER_RUNS.labels("failed" if error else "done").inc()
+        return True
 
     async def _solve(self, allocation_id: int, term: allocations.Term, claimed_at: float) -> dict[str, Any] | None:
         if self._stopping.is_set():
@@ -173,15 +178,10 @@ class RunWatch:
         return self.stopped_for is not None
 
 
-class Sweeper:
-    """Every ``every_s`` seconds: release the sessions whose check-in window closed unused, and draw
-    the lotteries whose enrolment window closed. Safe with several processes: a release locks its
-    booking and skips what is no longer confirmed; a draw locks its policy and a drawn class is
-    never drawn again."""
+class Periodic(ABC):
+    """Something done every ``every_s`` seconds by a loop of this process, until ``stop``."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], *, every_s: float = 60.0
-    ) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], *, every_s: float):
         self.sessions, self.clock, self.every_s = sessions, clock, every_s
         self._stop = asyncio.Event()
 
@@ -190,11 +190,30 @@ class Sweeper:
 
     async def run_forever(self) -> None:
         while not self._stop.is_set():
-            await self.sweep()
+            await self.round()
             try:
                 await asyncio.wait_for(self._stop.wait(), self.every_s)
             except TimeoutError:
                 pass
+
+    @abstractmethod
+    async def round(self) -> object:
+        """One round; never raises (a failed round is logged and the next one tries again)."""
+
+
+class Sweeper(Periodic):
+    """Every ``every_s`` seconds: release the sessions whose check-in window closed unused, and draw
+    the lotteries whose enrolment window closed. Safe with several processes: a release locks its
+    booking and skips what is no longer confirmed; a draw locks its policy and a drawn class is
+    never drawn again."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime], *, every_s: float = 60.0
+    ) -> None:
+        super().__init__(sessions, clock, every_s=every_s)
+
+    async def round(self) -> None:
+        await self.sweep()
 
     async def sweep(self) -> None:
         try:
@@ -216,3 +235,55 @@ class Sweeper:
             return
         if drawn:
             log.info("drew the lotteries of classes %s", drawn)
+
+
+class Deliverer(Periodic):
+    """Hands outbox messages to webhook endpoints: fans new messages out into deliveries, then sends
+    the due ones, each signed, outside any transaction (``deliver`` once; ``run_forever`` every
+    ``every_s``). Several processes may deliver at once: a delivery being sent is leased."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime],
+        *,
+        every_s: float = 5.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        super().__init__(sessions, clock, every_s=every_s)
+        self.timeout_s = timeout_s
+
+    async def round(self) -> int:
+        return await self.deliver()
+
+    async def deliver(self) -> int:
+        """One round; how many deliveries were attempted. Never raises: the next round retries."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await webhooks.fan_out(session, now=self.clock())
+            attempted = 0
+            while True:
+                async with self.sessions() as session, session.begin():
+                    due = await webhooks.take_due(session, now=self.clock())
+                if not due:
+                    return attempted
+                for delivery in due:
+                    await self._send(delivery)
+                attempted += len(due)
+        except Exception:
+            log.exception("webhook delivery round failed")
+            return 0
+
+    async def _send(self, due: webhooks.Due) -> None:
+        message_id = f"msg_{due.message_id}"
+        # the moment of sending, by the wall clock receivers check it against (they refuse stale ones)
+        headers = signatures.headers(due.secret, message_id, int(time.time()), due.body)
+        status, error = None, None
+        try:
+            status = await asyncio.to_thread(fetch.post, due.url, due.body, headers, timeout_s=self.timeout_s)
+        except fetch.FetchError as failure:  # refused (the URL now reaches inside), reset, timed out
+            error = failure.detail
+        async with self.sessions() as session, session.begin():
+            state = await webhooks.record_attempt(session, due, status=status, error=error, now=self.clock())
+        if state != "delivered":
+            log.warning("webhook %s to %s: %s (%s)", message_id, due.url, error or f"answered {status}", state)

@@ -14,7 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")  # a caller's own id is kept only if it looks like one
 access_log = logging.getLogger("venueshare.access")
 
@@ -54,6 +54,23 @@ OUTBOX_LAG = Gauge(
     "Age of the oldest undelivered outbox message (0 when none)",
     multiprocess_mode="mostrecent",
 )
+WEBHOOK_DELIVERIES = Gauge(
+    "venueshare_webhook_deliveries",
+    "Webhook deliveries not delivered: pending (waiting or retrying), or dead",
+    ["state"],
+    multiprocess_mode="mostrecent",
+)
+JOBS = Gauge(
+    "venueshare_jobs",
+    "Jobs of the queue (PostgreSQL): due and waiting, or running",
+    ["state"],
+    multiprocess_mode="mostrecent",
+)
+JOB_WAIT = Gauge(
+    "venueshare_job_wait_seconds",
+    "How long the longest-waiting due job has waited for a worker (0 when none)",
+    multiprocess_mode="mostrecent",
+)
 ALLOCATIONS_WAITING = Gauge(
     "venueshare_allocations_waiting", "Allocation runs queued or running", multiprocess_mode="mostrecent"
 )
@@ -80,7 +97,7 @@ def observe(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == REQUEST_ID_HEADER), "")
         context = RequestContext(incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex)
         token = current_request.set(context)
         started = time.perf_counter()
@@ -90,7 +107,7 @@ def observe(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", context.id.encode())]
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, context.id.encode())]
             await send(message)
 
         try:

@@ -92,16 +92,22 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
+def _connect(url: str, timeout_s: float) -> tuple[http.client.HTTPConnection, str]:
+    """A connection to the checked address of an allowed ``url`` (not opened yet), and the target."""
+    scheme, host, port, address = resolve(url)
+    connection_class = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
+    parts = urlsplit(url)
+    return connection_class(host, port, address, timeout_s), (parts.path or "/") + (
+        f"?{parts.query}" if parts.query else ""
+    )
+
+
 def fetch(url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout_s: float = DEFAULT_TIMEOUT_S) -> bytes:
     """The body of a 200 answer at ``url`` (following up to three checked redirects)."""
     deadline = time.monotonic() + timeout_s
     for _ in range(MAX_REDIRECTS + 1):
-        scheme, host, port, address = resolve(url)
-        connection_class = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-        connection = connection_class(host, port, address, timeout_s)
+        connection, target = _connect(url, timeout_s)
         try:
-            parts = urlsplit(url)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request(
                 "GET", target, headers={"Accept": "text/calendar, */*;q=0.5", "Accept-Encoding": "identity"}
             )
@@ -132,3 +138,19 @@ def _read(response: http.client.HTTPResponse, max_bytes: int, deadline: float) -
         if time.monotonic() > deadline:
             raise FetchError("fetching the calendar took too long")
     return bytes(body)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+    """POST ``body`` to an allowed ``url`` (checked as ``fetch`` checks it, redirects not followed:
+    a receiver answers where it was registered); the answer's status. ``FetchError`` when there is
+    no answer (refused, reset, timed out)."""
+    connection, target = _connect(url, timeout_s)
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        with connection.getresponse() as response:
+            response.read(CHUNK)  # a receiver's answer is not used; read a little so it is not cut off
+            return response.status
+    except (OSError, http.client.HTTPException) as error:
+        raise FetchError(f"no answer: {error}") from error
+    finally:
+        connection.close()

@@ -30,6 +30,8 @@ from tests.factories import Factory
 BACKENDS = ("sqlite", "postgresql")
 UNUSABLE_PASSWORD = "!"  # not an argon2 hash: nobody signs in with a password as these users
 TABLES = (
+    "webhook_deliveries",
+    "webhook_endpoints",
     "learning_events",
     "session_codes",
     "attendance",
@@ -110,13 +112,22 @@ def backend(request) -> str:
     return request.param
 
 
+JOB_QUEUE_TABLES = (
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_jobs",
+    "procrastinate_workers",
+)  # PostgreSQL only
+
+
 @pytest.fixture
 async def db_url(backend: str, migrated_urls: dict[str, str]) -> str:
     url = migrated_urls[backend]
     engine = create_engine(url)
     async with engine.begin() as connection:
         if backend == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            tables = ", ".join((*TABLES, *JOB_QUEUE_TABLES))
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         else:
             await connection.execute(text("PRAGMA defer_foreign_keys = ON"))
             for table in TABLES:
@@ -133,8 +144,9 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 # The fake clock drives every test, so no sweeper runs on a timer: one that woke mid-test would draw
-# lotteries or release sessions at whatever moment the clock then showed. Tests sweep explicitly.
-TEST_SETTINGS = {"sweep_every_s": 0}
+# lotteries, release sessions or send webhooks at whatever moment the clock then showed. Tests
+# sweep and deliver explicitly.
+TEST_SETTINGS = {"sweep_every_s": 0, "deliver_every_s": 0}
 
 
 @dataclass

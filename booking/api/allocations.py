@@ -1,6 +1,7 @@
 """Allocations: solver runs for a term of classes, their plans, and committing a plan."""
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from booking.api.deps import Caller, Now, PageParams, Session
@@ -17,11 +18,12 @@ class AllocationController(Controller):
     @post("/", status_code=202)
     async def create_allocation(
         self, request: Request, session: Session, actor: Caller, now: Now, data: JSONBody[AllocationCreate]
-    ) -> AllocationPublic:
+    ) -> Response[AllocationPublic]:
         """Queue a solver run (202); poll ``GET /allocations/{id}`` for progress and the plan."""
         allocation = await allocations.create_allocation(session, actor, data, now=now)
-        request.app.state.allocation_runner.wake()
-        return allocation
+        # handed over once the answer is sent, so after the run is committed
+        solve = BackgroundTask(request.app.state.background.allocation_queued, allocation.id)
+        return Response(allocation, status_code=202, background=solve)
 
     @get("/")
     async def list_allocations(

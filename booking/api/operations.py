@@ -6,7 +6,15 @@ from litestar import Request, Response, get
 from sqlalchemy.exc import DBAPIError
 
 from booking.api.problems import problem
-from booking.observability import ALLOCATIONS_WAITING, OUTBOX_LAG, OUTBOX_PENDING, render_metrics
+from booking.observability import (
+    ALLOCATIONS_WAITING,
+    JOB_WAIT,
+    JOBS,
+    OUTBOX_LAG,
+    OUTBOX_PENDING,
+    WEBHOOK_DELIVERIES,
+    render_metrics,
+)
 from booking.services import operations
 
 log = logging.getLogger("venueshare")
@@ -42,4 +50,9 @@ async def metrics(request: Request) -> bytes:
     OUTBOX_PENDING.set(waiting.outbox_pending)
     OUTBOX_LAG.set(waiting.outbox_lag_s)
     ALLOCATIONS_WAITING.set(waiting.allocations_waiting)
+    WEBHOOK_DELIVERIES.labels("pending").set(waiting.deliveries_pending)
+    WEBHOOK_DELIVERIES.labels("dead").set(waiting.deliveries_dead)
+    JOBS.labels("waiting").set(waiting.jobs_waiting)
+    JOBS.labels("running").set(waiting.jobs_running)
+    JOB_WAIT.set(waiting.job_wait_s)
     return render_metrics()

@@ -28,6 +28,7 @@ from booking.models.regions import PARENT_LEVEL, Region, RegionLevel
 from booking.models.spaces import Space, SpaceKind
 from booking.models.teaching import Allocation, AllocationStatus, ClassBooking, CommunityClass, Teacher
 from booking.models.venues import DEFAULT_TIMEZONE, Venue, VenueKind
+from booking.models.webhooks import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -52,6 +53,7 @@ __all__ = [
     "Closure",
     "ClosureReason",
     "CommunityClass",
+    "DeliveryState",
     "EnrolmentMode",
     "EnrolmentPolicy",
     "EventKind",
@@ -80,4 +82,6 @@ __all__ = [
     "User",
     "Venue",
     "VenueKind",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

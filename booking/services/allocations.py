@@ -250,6 +250,29 @@ async def claim_next(session: AsyncSession, *, now: datetime) -> int | None:
     return allocation_id
 
 
+async def claim(session: AsyncSession, allocation_id: int, *, now: datetime) -> bool:
+    """Mark one queued run as running; False when it is not queued (cancelled, or claimed already)."""
+    claimed = await session.execute(
+        update(Allocation)
+        .where(Allocation.id == allocation_id, Allocation.status == AllocationStatus.queued)
+        .values(status=AllocationStatus.running, started_at=now)
+    )
+    return claimed.rowcount == 1
+
+
+async def queued_ids(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(Allocation.id).where(Allocation.status == AllocationStatus.queued)))
+
+
+async def abandon(session: AsyncSession, allocation_id: int, why: str, *, now: datetime) -> None:
+    """Fail a run nobody can finish (its worker kept dying), with the reason; never left running."""
+    await session.execute(
+        update(Allocation)
+        .where(Allocation.id == allocation_id, Allocation.status.in_(ACTIVE))
+        .values(status=AllocationStatus.failed, error=why, finished_at=now)
+    )
+
+
 STALE_AFTER = timedelta(minutes=5)  # past its time limit: the process running it is gone
 
 
@@ -268,9 +291,12 @@ async def requeue_stale(session: AsyncSession, *, now: datetime) -> list[int]:
 
 
 async def requeue(session: AsyncSession, allocation_id: int) -> None:
-    """Put a run this process could not finish (it is shutting down) back in the queue."""
-    _requeue(await get_or_404(session, Allocation, allocation_id))
-    await session.flush()
+    """Put a run this process could not finish (it is shutting down, or its worker died) back in
+    the queue; a run that ended meanwhile stays as it is."""
+    allocation = await get_or_404(session, Allocation, allocation_id)
+    if allocation.status == AllocationStatus.running:
+        _requeue(allocation)
+        await session.flush()
 
 
 def _requeue(allocation: Allocation) -> None:

@@ -25,6 +25,7 @@ from booking.services.common import DriverStatement
 from booking.services.holding import hold
 
 _INSERT_BOOKING = insert(Booking.__table__).returning(Booking.__table__.c.id)
+DEADLOCK_ATTEMPTS = 3  # a write PostgreSQL chose as a deadlock's victim is sent again this many times in all
 _ROW_ARRAYS = ("space_id", "starts_at", "ends_at", "blocked_start_at", "blocked_end_at", "original_starts_at")
 
 _AT_ONCE_SQL = """
@@ -116,11 +117,22 @@ async def write_alone(
     change = {"actor": actor, "now": now, "to_state": booking.state, "reason": reason}
     values = _at_once_values(booking, rows, kind, change)
     values["occurrence_ids"], values["payload"] = json.dumps(values["occurrence_ids"]), json.dumps(values["payload"])
-    try:
-        found = await _ALONE.fetch(driver, values)
-    except asyncpg.ExclusionViolationError:
-        return None
-    return _ids(booking, rows, found)
+    attempt = 1
+    while True:
+        try:
+            found = await _ALONE.fetch(driver, values)
+        except asyncpg.ExclusionViolationError:
+            return None
+        except asyncpg.DeadlockDetectedError:
+            # Two overlapping inserts that each saw the other's row wait for each other (an
+            # exclusion constraint without ON CONFLICT has no livelock prevention); PostgreSQL
+            # aborts one of them. Sent again, it meets the other's outcome: a committed overlap
+            # is a refusal, a rolled-back one leaves the slot free.
+            if attempt == DEADLOCK_ATTEMPTS:
+                raise
+            attempt += 1
+            continue
+        return _ids(booking, rows, found)
 
 
 def _at_once_values(booking: Booking, rows: list[dict], kind: EventKind, change: dict) -> dict:

@@ -1,7 +1,7 @@
 """What the operator's endpoints read: whether the database is there with the schema this code
-expects, and how much work is waiting (undelivered outbox messages, queued solver runs)."""
+expects, and how much work is waiting (outbox messages, webhook deliveries, solver runs, jobs)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 
@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.migrate import alembic_config
-from booking.models import Allocation, OutboxMessage
+from booking.models import Allocation, OutboxMessage, WebhookDelivery
 from booking.models.teaching import AllocationStatus
 
 
@@ -39,6 +39,28 @@ class Backlog:
     outbox_pending: int
     outbox_lag_s: float  # age of the oldest undelivered message; 0 when none waits
     allocations_waiting: int
+    deliveries_pending: int = 0  # webhook deliveries waiting for their turn or next attempt
+    deliveries_dead: int = 0
+    jobs_waiting: int = 0  # the job queue (PostgreSQL): due and not yet started
+    jobs_running: int = 0
+    job_wait_s: float = 0.0  # how long the longest-waiting due job has waited; 0 when none
+
+
+# Due jobs, running jobs, and since when the longest-waiting due job could have started (its
+# scheduled time, else when it was deferred or last made due again).
+_JOBS = text(
+    """
+    SELECT count(*) FILTER (WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())),
+           count(*) FILTER (WHERE j.status = 'doing'),
+           min(COALESCE(j.scheduled_at, e.due_at)) FILTER (WHERE j.status = 'todo'
+                                                          AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())),
+           now()
+    FROM procrastinate_jobs j
+    LEFT JOIN LATERAL (SELECT max(at) AS due_at FROM procrastinate_events
+                       WHERE job_id = j.id AND type IN ('deferred', 'deferred_for_retry')) e ON true
+    WHERE j.status IN ('todo', 'doing')
+    """
+)
 
 
 async def backlog(session: AsyncSession, now: datetime) -> Backlog:
@@ -52,4 +74,13 @@ async def backlog(session: AsyncSession, now: datetime) -> Backlog:
         .select_from(Allocation)
         .where(Allocation.status.in_([AllocationStatus.queued, AllocationStatus.running]))
     )
-    return Backlog(pending, (now - oldest).total_seconds() if oldest is not None else 0.0, waiting or 0)
+    lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+    states = dict(
+        (await session.execute(select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state))).all()
+    )
+    backlog = Backlog(pending, lag, waiting or 0, states.get("pending", 0), states.get("dead", 0))
+    if session.bind.dialect.name != "postgresql":  # no job queue: work runs in the server process
+        return backlog
+    due, running, since, db_now = (await session.execute(_JOBS)).one()
+    wait = (db_now - since).total_seconds() if since else 0.0
+    return replace(backlog, jobs_waiting=due, jobs_running=running, job_wait_s=wait)

@@ -408,7 +408,7 @@ async def test_shutting_down_stops_the_solver_process_and_leaves_no_run_running(
         await asyncio.sleep(0.1)
     assert multiprocessing.active_children(), "the run's solver process"
 
-    transport.app.state.allocation_runner.stop()  # what the app's shutdown does first
+    transport.app.state.background.stop()  # what the app's shutdown does first
     for _ in range(100):
         final = (await client.get(f"/allocations/{run['id']}")).json()
         if final["status"] != "running":

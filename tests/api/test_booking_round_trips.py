@@ -2,11 +2,13 @@
 transaction: one read of everything the rules need, one write that is all of the booking or none
 of it. A request with a key keeps its transaction (the key and the booking commit together)."""
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from booking.models import Booking, BookingEvent, Occurrence, OutboxMessage
+from booking.services import booking_writes
 from tests.conftest import bearer
 from tests.driver_statements import statements
 from tests.factories import at
@@ -74,3 +76,24 @@ async def test_an_unknown_token_is_401_and_writes_nothing(make, org, room, trans
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized"
     assert await counts(engine) == [0, 0, 0, 0]
+
+
+async def test_a_write_chosen_as_a_deadlock_victim_is_sent_again(make, org, room, monkeypatch, engine):
+    # Two racing overlapping inserts can each wait for the other (an exclusion constraint without
+    # ON CONFLICT); PostgreSQL aborts one, which must not become a 500.
+    original = booking_writes._ALONE.fetch
+    victims = []
+
+    async def deadlocked_once(driver, values):
+        if not victims:
+            victims.append(values)
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+        return await original(driver, values)
+
+    monkeypatch.setattr(booking_writes._ALONE, "fetch", deadlocked_once)
+
+    response = await make.book(room["id"], org["id"], at(1, 10), at(1, 11))
+
+    assert response.status_code == 201, response.text
+    assert len(victims) == 1
+    assert await counts(engine) == [1, 1, 1, 1]

@@ -1,12 +1,15 @@
 """The database restarting under a running API: requests meanwhile are 503 database_unavailable
 with nothing half-done, and the API recovers by itself once the database is back."""
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from booking.app import create_app
+from booking.background import RESTART_AFTER_S
 from booking.config import Settings
 from booking.models import Booking, Region
 from tests.conftest import TEST_SETTINGS, bearer, issue_token, start_lifespan, stop_lifespan
@@ -57,6 +60,8 @@ async def test_requests_while_the_database_restarts_are_503_and_the_api_recovers
                 "/api/v1/bookings", json=make.booking_body(room["id"], org["id"], at(3, 9), at(3, 10))
             )
             ready = await http.get("/ready")
+            await asyncio.sleep(RESTART_AFTER_S + 1)
+            working = app.state.background.working  # the job worker came back too
     finally:
         await stop_lifespan(*lifespan)
         await proxy.stop()
@@ -67,5 +72,6 @@ async def test_requests_while_the_database_restarts_are_503_and_the_api_recovers
     assert during[0].headers["retry-after"] == "5"
     assert health.status_code == 200  # the process is alive all along
     assert [response.status_code for response in after] == [200, 200, 200]
-    assert (created.status_code, booked.status_code, ready.status_code) == (201, 201, 200)
+    assert (created.status_code, booked.status_code, ready.status_code) == (201, 201, 200), ready.text
+    assert working
     assert await counts(engine) == (2, 2)  # nothing of the refused requests was kept
