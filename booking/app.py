@@ -15,7 +15,7 @@ from booking.api.availability import AvailabilityController
 from booking.api.bookings import ApprovalController, BookingController
 from booking.api.calendars import ClosureController, OpeningHoursController
 from booking.api.catalogue import CatalogueController
-from booking.api.deps import DEPENDENCIES, authenticate
+from booking.api.deps import DEPENDENCIES, authenticate, ids_in_range
 from booking.api.enrolment import EnrolmentController, ResidentController
 from booking.api.feeds import FeedController, FeedLinkController, RenderedFeeds
 from booking.api.imports import ImportController
@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
             EnrolmentController,
             WebhookController,
         ],
-        guards=[authenticate],
+        guards=[authenticate, ids_in_range],
     )
     app = Litestar(
         route_handlers=[api, FeedController, health, ready, metrics, *pages()],

@@ -107,11 +107,22 @@ _UNAVAILABLE = (
 def database_unavailable(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it, however SQLAlchemy or the driver wrapped it) says the
     database cannot be reached, rather than that a statement failed."""
-    seen: set[int] = set()
+    return any(
+        isinstance(cause, _UNAVAILABLE) or getattr(cause, "connection_invalidated", False) for cause in _chain(error)
+    )
+
+
+def value_out_of_range(error: BaseException) -> bool:
+    """Whether a value sent with a statement was beyond what its column type holds (a number past
+    64 bits for SQLite, past the column's integer size for PostgreSQL): bad input, not a fault."""
+    return any(isinstance(cause, OverflowError | asyncpg.DataError) for cause in _chain(error))
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and what caused it, however SQLAlchemy or the driver wrapped it."""
+    chain: list[BaseException] = []
     current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _UNAVAILABLE) or getattr(current, "connection_invalidated", False):
-            return True
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
         current = current.__cause__ or current.__context__
-    return False
+    return chain

@@ -1,11 +1,13 @@
 """The command line honours DATABASE_URL; settings accept the usual URL spellings."""
 
+import contextlib
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import httpx
 
@@ -62,29 +64,39 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_serve_with_demo_answers_http(tmp_path):
+@contextlib.contextmanager
+def serving(database_url: str, cwd, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``venueshare serve`` in a process of its own; its base URL once it answers ``/health``."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    environment = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    environment |= {"DATABASE_URL": database_url, "VENUESHARE_LOG_LEVEL": "warning", **(env or {})}
     server = subprocess.Popen(
-        [sys.executable, "-m", "booking.cli", "serve", "--demo", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
+        [sys.executable, "-m", "booking.cli", "serve", "--port", str(port), *options],
+        env=environment,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180  # the demo plans a term and a term of learning first
+        deadline = time.monotonic() + 180  # with --demo, a term is planned first
         while True:
             try:
-                venues = httpx.get(f"http://127.0.0.1:{port}/api/v1/venues", params={"kind": "library"}, timeout=2)
+                httpx.get(f"{base}/health", timeout=2)
                 break
             except httpx.TransportError:
                 assert server.poll() is None, "the server exited"
                 assert time.monotonic() < deadline, "the server did not come up"
                 time.sleep(0.2)
-        assert venues.status_code == 200
-        assert venues.json()["total"] >= 1
-        assert httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=5).status_code == 200
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_serve_with_demo_answers_http(tmp_path):
+    with serving(f"sqlite:///{tmp_path / 'serve.db'}", tmp_path, "--demo") as base:
+        venues = httpx.get(f"{base}/api/v1/venues", params={"kind": "library"}, timeout=10)
+        assert venues.status_code == 200
+        assert venues.json()["total"] >= 1
+        assert httpx.get(f"{base}/schema/openapi.json", timeout=5).status_code == 200

@@ -11,10 +11,10 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.errors import Unauthorized
+from booking.errors import NotFound, Unauthorized
 from booking.rules.permissions import ANONYMOUS, Actor
 from booking.services.accounts import actor_for_token
-from booking.services.common import MAX_PAGE_SIZE, PageRequest
+from booking.services.common import MAX_ID, MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
 from booking.services.guards import SIGN_IN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,7 +34,7 @@ def provide_now(request: Request) -> datetime:
 
 def provide_page(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="page size")] = 50,
-    offset: Annotated[int, QueryParameter(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset)
 
@@ -80,6 +80,14 @@ async def authenticate(connection: ASGIConnection, handler: BaseRouteHandler) ->
     state = connection.app.state
     async with state.read_sessions() as session:
         connection.state.actor = await actor_for_token(session, token, now=state.clock())
+
+
+def ids_in_range(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """An id in the path beyond what the database can hold names nothing: 404 before any query
+    (which would otherwise fail on the number itself)."""
+    for name, value in connection.path_params.items():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            raise NotFound(name.removesuffix("_id").replace("_", " "), value)
 
 
 DEPENDENCIES = {

@@ -8,7 +8,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
-from booking.db import database_unavailable
+from booking.db import database_unavailable, value_out_of_range
 from booking.errors import VenueshareError
 from booking.observability import note_problem
 from booking.web.errors import error_page, wants_page
@@ -95,6 +95,11 @@ def on_unexpected_error(request: Request, error: Exception) -> Response:
         )
         response.headers["Retry-After"] = "5"
         return response
+    if value_out_of_range(error):
+        if wants_page(request):
+            return error_page(request, 400, "invalid_request")
+        detail = "a number in the request is beyond what this service stores"
+        return problem(HTTP_422_UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request", detail)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     if wants_page(request):
         return error_page(request, 500, "internal_error")

@@ -12,12 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from booking.errors import InUse, NotFound
+from booking.errors import InUse, InvalidRequest, NotFound
 
 M = TypeVar("M", bound=SQLModel)
 
 MAX_PAGE_SIZE = 200
 SINGULAR = {"classes": "class", "opening_hours": "opening hours"}
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database: a larger one names nothing
+MAX_OFFSET = MAX_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,20 @@ async def page_of(session: AsyncSession, stmt: Select, page: PageRequest) -> tup
 
 
 def apply_update(item: SQLModel, changes: SQLModel) -> None:
-    for field, value in changes.model_dump(exclude_unset=True).items():
+    """Set the fields a PATCH gave; ``null`` only where the column may be empty (else 422: a field
+    is left out to keep it, not sent as null)."""
+    given = changes.model_dump(exclude_unset=True)
+    columns = item.__table__.columns
+    refused = [
+        field for field, value in given.items() if value is None and field in columns and not columns[field].nullable
+    ]
+    if refused:
+        errors = [
+            {"field": field, "source": "body", "message": "cannot be null; leave it out to keep it"}
+            for field in refused
+        ]
+        raise InvalidRequest(f"invalid: {', '.join(refused)}", field=refused[0], errors=errors)
+    for field, value in given.items():
         setattr(item, field, value)
 
 

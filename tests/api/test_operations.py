@@ -4,11 +4,7 @@ JSON log lines, and Prometheus metrics summed over every worker process."""
 import io
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
-import time
 
 import httpx
 from sqlalchemy import text
@@ -19,7 +15,7 @@ from booking.observability import JsonLines
 from booking.services.operations import head_revision
 from tests.conftest import TEST_SETTINGS, start_lifespan, stop_lifespan
 from tests.factories import at
-from tests.test_cli import free_port, run_cli
+from tests.test_cli import free_port, run_cli, serving
 
 ROOT = "http://testserver"
 
@@ -131,33 +127,11 @@ async def test_metrics_count_requests_by_route_and_refusals_by_code(anonymous, e
 def test_metrics_add_up_every_worker_of_the_server(tmp_path):
     database = f"sqlite:///{tmp_path / 'metrics.db'}"
     assert run_cli("migrate", database_url=database, cwd=tmp_path).returncode == 0
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {"DATABASE_URL": database}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "booking.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env | {"VENUESHARE_LOG_LEVEL": "warning"},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{base}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.2)
+    with serving(database, tmp_path, "--workers", "2") as base:
         for _ in range(40):  # new connections: both workers answer some
             assert httpx.get(f"{base}/api/v1/regions", timeout=10).status_code == 200
         labels = {"method": "GET", "route": "/api/v1/regions", "status": "200"}
         name = "venueshare_http_request_duration_seconds_count"
         counted = [sample(httpx.get(f"{base}/metrics", timeout=10).text, name, **labels) for _ in range(6)]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     assert counted == [40] * 6  # whichever worker answered the scrape
