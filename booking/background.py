@@ -88,7 +88,12 @@ class InProcess:
         settings = work.settings
         self.runner = work.runner()
         self.sweeper = Sweeper(work.sessions, work.clock, every_s=settings.sweep_every_s)
-        self.deliverer = Deliverer(work.sessions, work.clock, every_s=settings.deliver_every_s)
+        self.deliverer = Deliverer(
+            work.sessions,
+            work.clock,
+            every_s=settings.deliver_every_s,
+            internal=settings.webhooks_to_internal_network,
+        )
         self.loops = [self.runner]
         self.loops += [self.sweeper] if settings.sweep_every_s > 0 else []
         self.loops += [self.deliverer] if settings.deliver_every_s > 0 else []
@@ -135,7 +140,7 @@ def job_queue(database_url: str, work: Work, *, pool_size: int) -> procrastinate
         await context.app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_JOBS_HOURS)
 
     async def deliver(timestamp: int) -> None:
-        await Deliverer(work.sessions, work.clock).deliver()
+        await Deliverer(work.sessions, work.clock, internal=work.settings.webhooks_to_internal_network).deliver()
 
     if work.settings.sweep_every_s > 0:  # once a minute, across every worker of the queue
         app.periodic(cron="* * * * *", periodic_id=SWEEP)(

@@ -30,6 +30,9 @@ class Settings:
     # Seconds between webhook delivery rounds (new outbox messages fanned out, due deliveries
     # sent); 0: this process does not deliver.
     deliver_every_s: float = 5.0
+    # Webhook URLs may reach inside the network (private, loopback, link-local addresses): only
+    # for a deployment whose receivers sit on its own internal network.
+    webhooks_to_internal_network: bool = False
     # On PostgreSQL, whether API processes also work the job queue (solver runs, the sweep); turn it
     # off where `venueshare worker` processes do that work.
     api_runs_jobs: bool = True
@@ -52,6 +55,7 @@ class Settings:
             sweep_every_s=float(env.get("VENUESHARE_SWEEP_EVERY_S", "60")),
             log_level=env.get("VENUESHARE_LOG_LEVEL", "info").lower(),
             deliver_every_s=float(env.get("VENUESHARE_DELIVER_EVERY_S", "5")),
+            webhooks_to_internal_network=env.get("VENUESHARE_WEBHOOKS_TO_INTERNAL_NETWORK", "") in {"1", "true", "yes"},
             api_runs_jobs=env.get("VENUESHARE_API_RUNS_JOBS", "1") not in {"0", "false", "no"},
         )
 

@@ -9,6 +9,7 @@ the process that started it, and its event loop keeps going while it works.
 """
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -249,9 +250,10 @@ class Deliverer(Periodic):
         *,
         every_s: float = 5.0,
         timeout_s: float = 10.0,
+        internal: bool = False,
     ) -> None:
         super().__init__(sessions, clock, every_s=every_s)
-        self.timeout_s = timeout_s
+        self.timeout_s, self.internal = timeout_s, internal
 
     async def round(self) -> int:
         return await self.deliver()
@@ -280,7 +282,8 @@ class Deliverer(Periodic):
         headers = signatures.headers(due.secret, message_id, int(time.time()), due.body)
         status, error = None, None
         try:
-            status = await asyncio.to_thread(fetch.post, due.url, due.body, headers, timeout_s=self.timeout_s)
+            send = functools.partial(fetch.post, timeout_s=self.timeout_s, internal=self.internal)
+            status = await asyncio.to_thread(send, due.url, due.body, headers)
         except fetch.FetchError as failure:  # refused (the URL now reaches inside), reset, timed out
             error = failure.detail
         async with self.sessions() as session, session.begin():

@@ -49,8 +49,10 @@ def public_address(address: str) -> bool:
     )
 
 
-def resolve(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, checked address) of an allowed URL, else ``UrlNotAllowed``."""
+def resolve(url: str, *, internal: bool = False) -> tuple[str, str, int, str]:
+    """(scheme, host, port, checked address) of an allowed URL, else ``UrlNotAllowed``.
+    ``internal``: addresses inside the network are allowed too (an operator's choice, for
+    receivers on the same private network)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
@@ -68,7 +70,7 @@ def resolve(url: str) -> tuple[str, str, int, str]:
     except (socket.gaierror, UnicodeError) as error:
         raise FetchError(f"cannot resolve {host}") from error
     addresses = {info[4][0] for info in infos}
-    if not addresses or not all(public_address(address) for address in addresses):
+    if not addresses or not (internal or all(public_address(address) for address in addresses)):
         raise UrlNotAllowed(f"{host} is not a public address")
     return scheme, host, port, sorted(addresses)[0]
 
@@ -92,9 +94,9 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _connect(url: str, timeout_s: float) -> tuple[http.client.HTTPConnection, str]:
+def _connect(url: str, timeout_s: float, *, internal: bool = False) -> tuple[http.client.HTTPConnection, str]:
     """A connection to the checked address of an allowed ``url`` (not opened yet), and the target."""
-    scheme, host, port, address = resolve(url)
+    scheme, host, port, address = resolve(url, internal=internal)
     connection_class = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
     parts = urlsplit(url)
     return connection_class(host, port, address, timeout_s), (parts.path or "/") + (
@@ -140,11 +142,13 @@ def _read(response: http.client.HTTPResponse, max_bytes: int, deadline: float) -
     return bytes(body)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
+def post(
+    url: str, body: bytes, headers: dict[str, str], *, timeout_s: float = DEFAULT_TIMEOUT_S, internal: bool = False
+) -> int:
     """POST ``body`` to an allowed ``url`` (checked as ``fetch`` checks it, redirects not followed:
-    a receiver answers where it was registered); the answer's status. ``FetchError`` when there is
-    no answer (refused, reset, timed out)."""
-    connection, target = _connect(url, timeout_s)
+    a receiver answers where it was registered; ``internal`` as for ``resolve``); the answer's
+    status. ``FetchError`` when there is no answer (refused, reset, timed out)."""
+    connection, target = _connect(url, timeout_s, internal=internal)
     try:
         connection.request("POST", target, body=body, headers=headers)
         with connection.getresponse() as response:

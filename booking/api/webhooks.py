@@ -1,6 +1,6 @@
 """Webhook endpoints an organisation (or the district) registers, and their delivery logs."""
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from booking.api.deps import Caller, Now, PageParams, Session
@@ -15,14 +15,15 @@ class WebhookController(Controller):
 
     @post("/")
     async def create_endpoint(
-        self, session: Session, actor: Caller, now: Now, data: JSONBody[EndpointCreate]
+        self, request: Request, session: Session, actor: Caller, now: Now, data: JSONBody[EndpointCreate]
     ) -> EndpointCreated:
         """Register an endpoint; the answer carries its signing ``secret``, shown this once.
 
         An organisation's staff register for their organisation, a district administrator for any
         organisation of their regions; an endpoint with no organisation (the whole district's
         administrators only) is told of everything. The URL must reach the public internet."""
-        return await webhooks.create_endpoint(session, actor, data, now=now)
+        internal = request.app.state.settings.webhooks_to_internal_network
+        return await webhooks.create_endpoint(session, actor, data, now=now, internal=internal)
 
     @get("/")
     async def list_endpoints(self, session: Session, actor: Caller, page: PageParams) -> Page[EndpointPublic]:

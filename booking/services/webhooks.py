@@ -13,6 +13,7 @@ the state: which deliveries are due, and what an attempt ended in.
 """
 
 import asyncio
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,10 +54,11 @@ async def _may_manage(session: AsyncSession, actor: Actor, organisation_id: int 
     return organisation_id in actor.managed or administers(actor, region_id)
 
 
-async def check_url(url: str) -> None:
-    """Refuse a URL that reaches inside the network (the calendar import's rule), 422."""
+async def check_url(url: str, *, internal: bool = False) -> None:
+    """Refuse a URL that reaches inside the network (the calendar import's rule; ``internal``: the
+    operator allows that), 422."""
     try:
-        await asyncio.to_thread(fetch.resolve, url)
+        await asyncio.to_thread(functools.partial(fetch.resolve, url, internal=internal))
     except fetch.UrlNotAllowed as error:
         raise UrlNotAllowed(error.detail) from error
     except fetch.FetchError as error:
@@ -64,10 +66,10 @@ async def check_url(url: str) -> None:
 
 
 async def create_endpoint(
-    session: AsyncSession, actor: Actor, data: EndpointCreate, *, now: datetime
+    session: AsyncSession, actor: Actor, data: EndpointCreate, *, now: datetime, internal: bool = False
 ) -> EndpointCreated:
     allow(actor, await _may_manage(session, actor, data.organisation_id), "register webhooks for it")
-    await check_url(data.url)
+    await check_url(data.url, internal=internal)
     registered = await session.scalar(
         select(func.count()).where(WebhookEndpoint.organisation_id.is_not_distinct_from(data.organisation_id))
     )

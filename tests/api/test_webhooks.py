@@ -56,6 +56,16 @@ class _Handler(BaseHTTPRequestHandler):
 def receiver(monkeypatch) -> Iterator[Receiver]:
     """The receiver, which the URL guard lets through in this test only (it is on loopback)."""
     monkeypatch.setattr(fetching, "public_address", lambda address: address == "127.0.0.1")
+    yield from receiving()
+
+
+@pytest.fixture
+def internal_receiver() -> Iterator[Receiver]:
+    """The receiver, with the URL guard as it is."""
+    yield from receiving()
+
+
+def receiving() -> Iterator[Receiver]:
     server = Receiver()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -228,3 +238,21 @@ async def test_deleting_an_endpoint_stops_its_deliveries(client, make, org, room
 
     assert receiver.received == [] and await counts(engine) == (0, 0)
     assert (await client.get(f"/webhooks/{endpoint['id']}/deliveries")).status_code == 404
+
+
+@pytest.mark.parametrize("settings_overrides", [{"webhooks_to_internal_network": True}])
+async def test_an_operator_may_allow_receivers_on_the_internal_network(
+    client, make, org, room, internal_receiver, engine, clock
+):
+    endpoint = await register(client, internal_receiver.url)  # loopback: refused unless allowed
+    await make.book(room["id"], org["id"], at(1, 9), at(1, 10))
+    strict = Deliverer(async_sessionmaker(engine, expire_on_commit=False), clock)
+    allowing = Deliverer(async_sessionmaker(engine, expire_on_commit=False), clock, internal=True)
+
+    await strict.deliver()  # a process not allowed to reaches nothing inside
+    assert internal_receiver.received == []
+    clock.now += timedelta(seconds=6)
+    await allowing.deliver()
+
+    assert internal_receiver.topics() == ["booking.confirmed"]
+    assert [d["state"] for d in await deliveries(client, endpoint)] == ["delivered"]
