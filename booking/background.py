@@ -163,12 +163,13 @@ async def defer_solve(app: procrastinate.App, allocation_id: int) -> None:
 
 
 async def recover(app: procrastinate.App, work: Work) -> None:
-    """What dead workers left: their jobs retried (a run queued again) or, past the attempts, the
-    run failed with the reason; and every queued run has a job."""
+    """What dead workers left: a solve's job retried (its run queued again) or, past the attempts,
+    the run failed with the reason; a periodic round's job closed (the next tick redoes it); and
+    every queued run has a job."""
     manager = app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_S):
-        if job.task_name != SOLVE:
-            await manager.retry_job(job)
+        if job.task_name != SOLVE:  # a periodic round: closed, the next tick does the same work
+            await manager.finish_job(job, status=Status.FAILED, delete_job=False)
             continue
         allocation_id = int(job.task_kwargs["allocation_id"])
         if job.attempts + 1 >= MAX_SOLVE_ATTEMPTS:

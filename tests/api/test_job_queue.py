@@ -183,3 +183,16 @@ async def test_metrics_show_the_queue_depth_and_the_longest_wait(make, crowded_t
     assert sample(metrics, "venueshare_jobs", state="running") == 0
     assert 60 <= sample(metrics, "venueshare_job_wait_seconds") < 3600
     assert sample(metrics, "venueshare_allocations_waiting") == 1
+
+
+async def test_a_periodic_round_a_dead_worker_left_is_closed_not_retried(queue, engine, settings_overrides):
+    app, work = queue
+    await app.configure_task("sweep", queueing_lock="sweep").defer_async(timestamp=1)
+    await stall(engine, attempts=0)  # taken by a worker that died
+    await app.configure_task("sweep", queueing_lock="sweep").defer_async(timestamp=2)  # the next tick's
+
+    await recover(app, work)
+
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT status::text FROM procrastinate_jobs ORDER BY id"))
+        assert [status for (status,) in rows] == ["failed", "todo"]
