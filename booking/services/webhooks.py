@@ -36,7 +36,7 @@ from booking.models import (
 from booking.rules.permissions import Actor, administers
 from booking.schemas.webhooks import DeliveryPublic, EndpointCreate, EndpointCreated, EndpointPublic
 from booking.services.common import PageRequest, page_of
-from booking.services.guards import administered_organisations, allow, organisation_region
+from booking.services.guards import administered_organisations, allow, organisation_region, require_signed_in
 from integrations import fetch, webhooks
 
 FIRST_RETRY_S = 5
@@ -84,6 +84,7 @@ async def create_endpoint(
 
 
 async def endpoint_for(session: AsyncSession, actor: Actor, endpoint_id: int) -> WebhookEndpoint:
+    require_signed_in(actor)
     endpoint = await session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or not await _may_manage(session, actor, endpoint.organisation_id):
         raise NotFound("webhook endpoint", endpoint_id)

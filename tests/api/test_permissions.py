@@ -337,6 +337,17 @@ async def own_token(w: World, actor: str) -> Req:
     return Req({"token_id": token["id"]})
 
 
+RECEIVER = "https://93.184.216.34/hooks"  # a public address, given as one: no name to look up
+
+
+async def school_endpoint(w: World, actor: str) -> Req:
+    """A webhook endpoint of school S, made by its manager."""
+    endpoint = await created(
+        await w.http["manager"].post(f"{API}/webhooks", json={"url": RECEIVER, "organisation_id": w.school})
+    )
+    return Req({"endpoint_id": endpoint["id"]})
+
+
 def occurrence(w: World, index: int) -> int:
     return w.occurrences[index]["id"]
 
@@ -693,6 +704,18 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w, a: Req({"user_id": w.coach}, json={"role": "teacher", "organisation_id": w.school}),
         only(201, "admin", "manager", others=404),
         harmless=True,
+    ),
+    ("POST", "/api/v1/webhooks"): Row(
+        lambda w, a: Req(json={"url": RECEIVER, "organisation_id": w.school}),
+        only(201, "admin", "manager"),
+        harmless=True,
+    ),
+    ("GET", "/api/v1/webhooks"): Row(lambda w, a: Req(), only(200, "admin", "manager", "other_manager")),
+    ("DELETE", "/api/v1/webhooks/{endpoint_id:int}"): Row(
+        school_endpoint, only(204, "admin", "manager", others=404), harmless=True
+    ),
+    ("GET", "/api/v1/webhooks/{endpoint_id:int}/deliveries"): Row(
+        school_endpoint, only(200, "admin", "manager", others=404)
     ),
     ("DELETE", "/api/v1/users/{user_id:int}/grants/{grant_id:int}"): Row(
         lambda w, a: Req({"user_id": w.coach, "grant_id": w.coach_grant}), only(200, "admin", "manager", others=404)
