@@ -148,8 +148,9 @@ def job_queue(database_url: str, work: Work, *, pool_size: int) -> procrastinate
         )
     if work.settings.deliver_every_s > 0:  # every few seconds (cron's sixth field), across every worker
         every = min(max(int(work.settings.deliver_every_s), 1), 59)
+        # ``lock``: one round at a time across workers, so messages are fanned out and sent in order
         app.periodic(cron=f"* * * * * */{every}", periodic_id=DELIVER)(
-            app.task(name=DELIVER, queueing_lock=DELIVER)(deliver)
+            app.task(name=DELIVER, queueing_lock=DELIVER, lock=DELIVER)(deliver)
         )
     return app
 

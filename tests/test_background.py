@@ -29,3 +29,9 @@ def test_the_sweep_and_the_deliveries_are_periodic_jobs_unless_turned_off():
 
     assert sorted(periodic(Settings(database_url=POSTGRES))) == [(DELIVER, "* * * * * */5"), (SWEEP, "* * * * *")]
     assert periodic(Settings(database_url=POSTGRES, sweep_every_s=0, deliver_every_s=0)) == []
+    assert (
+        job_queue(POSTGRES, Work(async_sessionmaker(), clock, Settings(database_url=POSTGRES)), pool_size=1)
+        .tasks[DELIVER]
+        .lock
+        == DELIVER
+    )  # one delivery round at a time across workers: messages go in order
