@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from booking.models import DeliveryState
 from booking.observability import SOLVER_RUNS
 from booking.services import allocations, checkin, draws, webhooks
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
@@ -288,5 +289,5 @@ class Deliverer(Periodic):
             error = failure.detail
         async with self.sessions() as session, session.begin():
             state = await webhooks.record_attempt(session, due, status=status, error=error, now=self.clock())
-        if state != "delivered":
+        if state != DeliveryState.delivered:
             log.warning("webhook %s to %s: %s (%s)", message_id, due.url, error or f"answered {status}", state)
