@@ -3,7 +3,8 @@ each killed with SIGKILL mid-run and started again; then nothing may be lost.
 
 One scratch database. Four API processes (`venueshare serve`, one worker each, not working the
 job queue) and two `venueshare worker` processes. A district endpoint receives every webhook on a
-local receiver (which drops repeats by `webhook-id`, as receivers must). 64 clients send
+local receiver (which drops repeats by `webhook-id`, as receivers must); the organiser gave a mail
+address, and a local SMTP server takes their mail (repeats dropped by `Message-ID`). 64 clients send
 --requests mixed requests, paced over --seconds, each to whichever API process is up:
 
 * bookings of random one-hour slots on a few rooms and a divisible hall, so many overlap (409);
@@ -18,8 +19,9 @@ seconds later. Requests that meet the dead process fail with a connection error 
 Then, checked in SQL and at the receiver: no two holding sessions overlap on a space; no class
 holds more than its seats, and each class's counter equals its enrolled applications; every
 booking and application answered 201 is in the database; every outbox message reached the
-receiver (once deduplicated) and no delivery is pending or dead; no job is left running and no
-solver run either. The exit status is non-zero if anything was lost. Timing never fails the run.
+receiver (once deduplicated) and no delivery is pending or dead; every mail written reached the
+SMTP server and none is pending or dead; no job is left running and no solver run either. The
+exit status is non-zero if anything was lost. Timing never fails the run.
 
     .venv/bin/python bench/soak.py [--requests 10000] [--seconds 180] [--clients 64]
 """
@@ -41,11 +43,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import asyncpg
 import httpx
+from aiosmtpd.controller import Controller
 from booking_throughput import DEFAULT_ADMIN_URL, PROJECT_DIR, add_user, free_port, sign_in, wait_until_healthy
 from common import BenchError, driver_url, run_benchmark, scratch_database
 from enrolment import seed as seed_residents
@@ -60,7 +65,20 @@ SETTLE_S = 90.0  # after the load, for the outbox to drain through the workers
 ZONE_OFFSET = "+08:00"
 
 
-# ---- the webhook receiver ------------------------------------------------------------------
+# ---- the webhook receiver and the mail server ----------------------------------------------
+
+
+class MailSink:
+    """aiosmtpd's handler: the Message-IDs it accepted, and how many mails."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.mails = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.mails += 1
+        self.ids.add(BytesParser(policy=policy.default).parsebytes(envelope.content, headersonly=True)["Message-ID"])
+        return "250 Message accepted for delivery"
 
 
 class Receiver(ThreadingHTTPServer):
@@ -97,6 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
 class Fleet:
     database_url: str
     log_dir: Path
+    smtp_port: int
     ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen] = field(default_factory=list)
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -108,6 +127,7 @@ class Fleet:
             "VENUESHARE_LOG_LEVEL": "warning",
             "VENUESHARE_WEBHOOKS_TO_INTERNAL_NETWORK": "1",
             "VENUESHARE_POOL_SIZE": "10",
+            "VENUESHARE_SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}",
         }
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
@@ -206,6 +226,12 @@ async def build_world(base: str, database_url: str, dsn: str, receiver_url: str)
         await made("/webhooks", {"url": receiver_url, "description": "soak receiver"})
     await add_user(database_url, "soak-organiser", "organiser", org["id"])
     organiser = await sign_in(base, "soak-organiser")
+    async with httpx.AsyncClient(base_url=f"{base}/api/v1") as api:
+        answer = await api.patch(
+            "/auth/me", json={"email": "organiser@soak.test"}, headers={"Authorization": f"Bearer {organiser}"}
+        )
+        if answer.status_code != 200:
+            raise BenchError(f"giving the organiser an address answered {answer.status_code}: {answer.text[:300]}")
     world = await seed_residents(dsn, datetime.now(UTC))
     ids = [hall["id"], *(c["id"] for c in courts), *(r["id"] for r in rooms)]
     return World(
@@ -325,7 +351,7 @@ async def load(fleet: Fleet, world: World, args: argparse.Namespace) -> tuple[Ta
 # ---- the checks ------------------------------------------------------------------------------
 
 
-async def settle(dsn: str, receiver: Receiver) -> None:
+async def settle(dsn: str) -> None:
     """Wait for every outbox message to be delivered (or the settle time to pass)."""
     connection = await asyncpg.connect(dsn)
     try:
@@ -334,6 +360,7 @@ async def settle(dsn: str, receiver: Receiver) -> None:
             waiting = await connection.fetchval(
                 "SELECT (SELECT count(*) FROM outbox WHERE delivered_at IS NULL)"
                 " + (SELECT count(*) FROM webhook_deliveries WHERE state = 'pending')"
+                " + (SELECT count(*) FROM mail_deliveries WHERE state = 'pending')"
             )
             if waiting == 0:
                 return
@@ -342,7 +369,7 @@ async def settle(dsn: str, receiver: Receiver) -> None:
         await connection.close()
 
 
-async def check(dsn: str, tally: Tally, receiver: Receiver) -> dict[str, int]:
+async def check(dsn: str, tally: Tally, receiver: Receiver, sink: MailSink) -> dict[str, int]:
     connection = await asyncpg.connect(dsn)
     try:
         found = {
@@ -367,6 +394,11 @@ async def check(dsn: str, tally: Tally, receiver: Receiver) -> dict[str, int]:
             "deliveries pending or dead": await connection.fetchval(
                 "SELECT count(*) FROM webhook_deliveries WHERE state <> 'delivered'"
             ),
+            "mails written, never received": await connection.fetchval("SELECT count(*) FROM mail_deliveries")
+            - len(sink.ids),
+            "mails pending or dead": await connection.fetchval(
+                "SELECT count(*) FROM mail_deliveries WHERE state <> 'delivered'"
+            ),
             "jobs left running": await connection.fetchval(
                 "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
             ),
@@ -383,12 +415,14 @@ async def check(dsn: str, tally: Tally, receiver: Receiver) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace) -> tuple[str, bool]:
-    receiver = Receiver()
+    receiver, sink = Receiver(), MailSink()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    mail_server = Controller(sink, hostname="127.0.0.1", port=free_port())
+    mail_server.start()
     with scratch_database(args.postgres_url, prefix="venueshare_soak") as url, tempfile.TemporaryDirectory() as logs:
         app_url, dsn = driver_url(url, "postgresql+asyncpg"), driver_url(url, "postgresql")
         upgrade(app_url)
-        fleet = Fleet(app_url, Path(logs))
+        fleet = Fleet(app_url, Path(logs), mail_server.port)
         try:
             fleet.start()
             base = f"http://127.0.0.1:{fleet.ports[0]}"
@@ -397,11 +431,12 @@ def run(args: argparse.Namespace) -> tuple[str, bool]:
                 f"load: {args.requests} requests from {args.clients} clients over {args.seconds:g} s", file=sys.stderr
             )
             tally, seconds = asyncio.run(load(fleet, world, args))
-            asyncio.run(settle(dsn, receiver))
-            found = asyncio.run(check(dsn, tally, receiver))
+            asyncio.run(settle(dsn))
+            found = asyncio.run(check(dsn, tally, receiver, sink))
         finally:
             fleet.stop()
             receiver.shutdown()
+            mail_server.stop()
     lost = sum(found.values())
     p50, p99 = (q * 1000 for q in statistics.quantiles(tally.latencies, n=100, method="inclusive")[49::49][:2])
     errors = {k: v for k, v in sorted(tally.outcomes.items()) if not k.split()[-1].isdigit()}
@@ -413,6 +448,7 @@ def run(args: argparse.Namespace) -> tuple[str, bool]:
         "answers: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.outcomes.items()) if k not in errors),
         "errors by kind: " + (", ".join(f"{k} {v}" for k, v in errors.items()) or "none"),
         f"webhooks: {receiver.posts} posts, {len(receiver.ids)} distinct messages",
+        f"mail: {sink.mails} mails, {len(sink.ids)} distinct",
         *(f"  {name}: {count}" for name, count in found.items()),
         f"lost: {lost}",
     ]

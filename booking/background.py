@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from booking.config import Settings
 from booking.jobs import AllocationRunner, Deliverer, Interrupted, Sweeper
 from booking.services import allocations
+from booking.services.mail import Mailer
 
 log = logging.getLogger("venueshare.jobs")
 
@@ -80,6 +81,15 @@ class Work:
             stopping=self.stopping,
         )
 
+    def deliverer(self) -> Deliverer:
+        return Deliverer(
+            self.sessions,
+            self.clock,
+            every_s=self.settings.deliver_every_s,
+            internal=self.settings.webhooks_to_internal_network,
+            mailer=Mailer.from_settings(self.settings),
+        )
+
 
 class InProcess:
     """SQLite: the allocation runner, the sweeper and the webhook deliverer as loops of this process."""
@@ -88,12 +98,7 @@ class InProcess:
         settings = work.settings
         self.runner = work.runner()
         self.sweeper = Sweeper(work.sessions, work.clock, every_s=settings.sweep_every_s)
-        self.deliverer = Deliverer(
-            work.sessions,
-            work.clock,
-            every_s=settings.deliver_every_s,
-            internal=settings.webhooks_to_internal_network,
-        )
+        self.deliverer = work.deliverer()
         self.loops = [self.runner]
         self.loops += [self.sweeper] if settings.sweep_every_s > 0 else []
         self.loops += [self.deliverer] if settings.deliver_every_s > 0 else []
@@ -140,7 +145,7 @@ def job_queue(database_url: str, work: Work, *, pool_size: int) -> procrastinate
         await context.app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_JOBS_HOURS)
 
     async def deliver(timestamp: int) -> None:
-        await Deliverer(work.sessions, work.clock, internal=work.settings.webhooks_to_internal_network).deliver()
+        await work.deliverer().deliver()
 
     if work.settings.sweep_every_s > 0:  # once a minute, across every worker of the queue
         app.periodic(cron="* * * * *", periodic_id=SWEEP)(

@@ -36,6 +36,11 @@ class Settings:
     # On PostgreSQL, whether API processes also work the job queue (solver runs, the sweep); turn it
     # off where `venueshare worker` processes do that work.
     api_runs_jobs: bool = True
+    # The SMTP server mail to people goes through: smtp://host:25, smtp+starttls://user:password@host:587
+    # or smtps://user:password@host:465; None: no mail is sent (nor kept to send).
+    smtp_url: str | None = None
+    # The sender of every mail, and the ORGANIZER of its calendar invitations.
+    mail_from: str = "venueshare <venueshare@localhost>"
     # Lowest level logged (JSON lines on stderr): "info" includes one access line per request.
     log_level: str = "info"
 
@@ -56,6 +61,8 @@ class Settings:
             log_level=env.get("VENUESHARE_LOG_LEVEL", "info").lower(),
             deliver_every_s=float(env.get("VENUESHARE_DELIVER_EVERY_S", "5")),
             webhooks_to_internal_network=env.get("VENUESHARE_WEBHOOKS_TO_INTERNAL_NETWORK", "") in {"1", "true", "yes"},
+            smtp_url=env.get("VENUESHARE_SMTP_URL") or None,
+            mail_from=env.get("VENUESHARE_MAIL_FROM") or "venueshare <venueshare@localhost>",
             api_runs_jobs=env.get("VENUESHARE_API_RUNS_JOBS", "1") not in {"0", "false", "no"},
         )
 

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from booking.models import DeliveryState
 from booking.observability import SOLVER_RUNS
-from booking.services import allocations, checkin, draws, webhooks
+from booking.services import allocations, checkin, draws, mail, outbox, webhooks
 from booking.solver_process import SolverFailed, SolverProcess, TermSolve, solve_term
 from integrations import fetch
+from integrations import mail as smtp
 from integrations import webhooks as signatures
 
 log = logging.getLogger("venueshare.jobs")
@@ -240,9 +241,10 @@ class Sweeper(Periodic):
 
 
 class Deliverer(Periodic):
-    """Hands outbox messages to webhook endpoints: fans new messages out into deliveries, then sends
-    the due ones, each signed, outside any transaction (``deliver`` once; ``run_forever`` every
-    ``every_s``). Several processes may deliver at once: a delivery being sent is leased."""
+    """Hands outbox messages to webhook endpoints and, with a ``mailer``, to people by mail: fans new
+    messages out into webhook deliveries and mails, then sends the due ones (webhooks signed),
+    outside any transaction (``deliver`` once; ``run_forever`` every ``every_s``). Several
+    processes may deliver at once: a delivery or mail being sent is leased."""
 
     def __init__(
         self,
@@ -252,30 +254,41 @@ class Deliverer(Periodic):
         every_s: float = 5.0,
         timeout_s: float = 10.0,
         internal: bool = False,
+        mailer: mail.Mailer | None = None,
     ) -> None:
         super().__init__(sessions, clock, every_s=every_s)
-        self.timeout_s, self.internal = timeout_s, internal
+        self.timeout_s, self.internal, self.mailer = timeout_s, internal, mailer
 
     async def round(self) -> int:
         return await self.deliver()
 
     async def deliver(self) -> int:
-        """One round; how many deliveries were attempted. Never raises: the next round retries."""
+        """One round; how many deliveries and mails were attempted. Never raises: the next round retries."""
         try:
             async with self.sessions() as session, session.begin():
-                await webhooks.fan_out(session, now=self.clock())
-            attempted = 0
-            while True:
-                async with self.sessions() as session, session.begin():
-                    due = await webhooks.take_due(session, now=self.clock())
-                if not due:
-                    return attempted
-                for delivery in due:
-                    await self._send(delivery)
-                attempted += len(due)
+                now = self.clock()
+                messages = await outbox.take_new(session, now=now)
+                await webhooks.fan_out(session, messages, now=now)
+                if self.mailer is not None:
+                    await mail.fan_out(session, messages, self.mailer.sender, now=now)
+            attempted = await self._each_due(webhooks.take_due, self._send)
+            if self.mailer is not None:
+                attempted += await self._each_due(mail.take_due, self._mail)
+            return attempted
         except Exception:
-            log.exception("webhook delivery round failed")
+            log.exception("delivery round failed")
             return 0
+
+    async def _each_due(self, take_due: Callable, send: Callable) -> int:
+        attempted = 0
+        while True:
+            async with self.sessions() as session, session.begin():
+                due = await take_due(session, now=self.clock())
+            if not due:
+                return attempted
+            for item in due:
+                await send(item)
+            attempted += len(due)
 
     async def _send(self, due: webhooks.Due) -> None:
         message_id = f"msg_{due.message_id}"
@@ -291,3 +304,15 @@ class Deliverer(Periodic):
             state = await webhooks.record_attempt(session, due, status=status, error=error, now=self.clock())
         if state != DeliveryState.delivered:
             log.warning("webhook %s to %s: %s (%s)", message_id, due.url, error or f"answered {status}", state)
+
+    async def _mail(self, due: mail.Due) -> None:
+        error, permanent = None, False
+        try:
+            send = functools.partial(smtp.send, timeout_s=self.timeout_s * 3)
+            await asyncio.to_thread(send, self.mailer.server, self.mailer.sender.address, due.to_address, due.content)
+        except smtp.MailError as failure:
+            error, permanent = failure.detail, failure.permanent
+        async with self.sessions() as session, session.begin():
+            state = await mail.record_attempt(session, due, error=error, permanent=permanent, now=self.clock())
+        if state != DeliveryState.delivered:
+            log.warning("mail %s to %s: %s (%s)", due.mail_id, due.to_address, error, state)

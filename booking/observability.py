@@ -60,6 +60,12 @@ WEBHOOK_DELIVERIES = Gauge(
     ["state"],
     multiprocess_mode="mostrecent",
 )
+MAILS = Gauge(
+    "venueshare_mails",
+    "Mails to people not sent: pending (waiting or retrying), or dead",
+    ["state"],
+    multiprocess_mode="mostrecent",
+)
 JOBS = Gauge(
     "venueshare_jobs",
     "Jobs of the queue (PostgreSQL): due and waiting, or running",

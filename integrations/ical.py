@@ -1,4 +1,4 @@
-"""iCalendar subscription feeds: bookings and closures in, RFC 5545 bytes out.
+"""iCalendar subscription feeds and invitations: bookings and closures in, RFC 5545 bytes out.
 
 Pure and deterministic: the same ``Feed`` renders to the same bytes (DTSTAMP and LAST-MODIFIED
 come from the data, the calendar UID from the feed's URL), so a hash of the body is an ETag.
@@ -10,6 +10,12 @@ What every client is given (Google, Apple, Outlook, Thunderbird/ical.js, libical
 * a moved session as an override (same UID, RECURRENCE-ID = where the rule put it);
 * a cancelled session as an EXDATE (venue feeds: the slot is free) or as a STATUS:CANCELLED
   override (people's feeds: they see the cancellation); a never-booked rule instance as an EXDATE.
+
+An invitation (``invitation``, the attachment of a mail: iMIP, RFC 6047) is one event of a
+person's feed, with its UID and SEQUENCE, as an iTIP message (RFC 5546): METHOD:REQUEST carries
+the event as it now is (new or moved); METHOD:CANCEL the whole event, or the cancelled sessions
+of a series as overrides with their RECURRENCE-ID. It names the ORGANIZER and the ATTENDEE, so a
+calendar app files it under the right event and updates it by itself.
 
 Content lines are written here rather than through icalendar's ``Calendar.to_ical()``: that takes
 longer for a 10,000-occurrence feed than the whole render may (see ``bench/feeds.py``), and
@@ -56,6 +62,14 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """Someone an invitation names (a CAL-ADDRESS: their mail address)."""
+
+    name: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One booking: a one-off or a daily/weekly/monthly series."""
 
@@ -75,6 +89,8 @@ class Event:
     # The UTC start of every instance of ``rrule``, as the engine expanded it when booking (the
     # caller's ``booking.rules.recurrence``: one implementation of the rule, not two).
     instances: tuple[datetime, ...] = ()
+    organizer: Person | None = None  # invitations only: feeds name no one
+    attendee: Person | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +123,71 @@ def render(feed: Feed) -> bytes:
     spans: dict[str, tuple[datetime, datetime]] = {}  # per zone, what its VTIMEZONE must cover
     events: list[str] = []
     for event in sorted(feed.events, key=lambda event: (_utc(event.starts_at), event.uid)):
-        starts = _instances(event) if event.rrule else (_utc(event.starts_at),)
+        starts = _starts(event)
         rendered = _event_components(event, starts, feed.show_cancelled)
         if not rendered:
             continue
         events += rendered
-        duration = _utc(event.ends_at) - _utc(event.starts_at)
-        moments = [starts[0], starts[-1] + duration]
-        moments += [_utc(moment) for session in event.sessions for moment in (session.start, session.end)]
-        first, last = spans.get(event.timezone, window)
-        spans[event.timezone] = (min(first, *moments), max(last, *moments))
-    zones = [vtimezone(zone_name, *covering_years(*spans[zone_name])) for zone_name in sorted(spans)]
+        _cover(spans, event, starts, window)
     days = [_day_block(block) for block in sorted(feed.days, key=lambda block: (block.first_day, block.uid))]
-    return "".join([_header(feed), *zones, *events, *days, "END:VCALENDAR\r\n"]).encode()
+    return "".join([_header(feed), *_zones(spans), *events, *days, "END:VCALENDAR\r\n"]).encode()
+
+
+class Method(StrEnum):
+    request = "REQUEST"
+    cancel = "CANCEL"
+
+
+def invitation(event: Event, method: Method, cancelled: Sequence[datetime] = ()) -> bytes:
+    """One event as an iTIP message. REQUEST: the event as it now is, its overrides included.
+    CANCEL: the whole event; or, given ``cancelled`` (original starts of sessions of a series),
+    just those sessions, each as an override with its RECURRENCE-ID."""
+    if event.organizer is None or event.attendee is None:
+        raise FeedError(f"event {event.uid}: an invitation names its organizer and attendee")
+    starts = _starts(event)
+    if method is Method.request or not cancelled or event.rrule is None:
+        components = _event_components(event, starts, show_cancelled=True)
+        if method is Method.cancel:  # the whole event: its master, cancelled
+            components = [_vevent(event, event.starts_at, event.ends_at, _zone(event.timezone), cancelled=True)]
+    else:
+        components = _cancelled_sessions(event, cancelled)
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    _cover(spans, event, starts, (starts[0], starts[0]))
+    header = ["BEGIN:VCALENDAR\r\n", "VERSION:2.0\r\n", _line("PRODID", PRODID), "CALSCALE:GREGORIAN\r\n"]
+    header.append(_line("METHOD", method.value))
+    return "".join([*header, *_zones(spans), *components, "END:VCALENDAR\r\n"]).encode()
+
+
+def _cancelled_sessions(event: Event, cancelled: Sequence[datetime]) -> list[str]:
+    zone = _zone(event.timezone)
+    sessions = {_utc(session.original_start): session for session in event.sessions}
+    duration = _utc(event.ends_at) - _utc(event.starts_at)
+    components = []
+    for original in sorted({_utc(moment) for moment in cancelled}):
+        session = sessions.get(original)
+        start, end = (session.start, session.end) if session is not None else (original, original + duration)
+        rid = _local("RECURRENCE-ID", original, zone)
+        components.append(_vevent(event, start, end, zone, cancelled=True, extra=[rid]))
+    return components
+
+
+def _starts(event: Event) -> tuple[datetime, ...]:
+    return _instances(event) if event.rrule else (_utc(event.starts_at),)
+
+
+def _cover(
+    spans: dict[str, tuple[datetime, datetime]], event: Event, starts: tuple[datetime, ...], at_least: tuple
+) -> None:
+    """Widen what the VTIMEZONE of the event's zone must cover to every moment of the event."""
+    duration = _utc(event.ends_at) - _utc(event.starts_at)
+    moments = [starts[0], starts[-1] + duration]
+    moments += [_utc(moment) for session in event.sessions for moment in (session.start, session.end)]
+    first, last = spans.get(event.timezone, at_least)
+    spans[event.timezone] = (min(first, *moments), max(last, *moments))
+
+
+def _zones(spans: dict[str, tuple[datetime, datetime]]) -> list[str]:
+    return [vtimezone(zone_name, *covering_years(*spans[zone_name])) for zone_name in sorted(spans)]
 
 
 # --- content lines (RFC 5545 §3.1) ---------------------------------------------------------------
@@ -259,6 +327,11 @@ def _vevent(
         lines.append(_line("LOCATION", _text(event.location)))
     if event.description:
         lines.append(_line("DESCRIPTION", _text(event.description)))
+    if event.organizer is not None:
+        lines.append(_line(f"ORGANIZER;CN={_param(event.organizer.name)}", f"mailto:{event.organizer.address}"))
+    if event.attendee is not None:
+        who = f"ATTENDEE;CN={_param(event.attendee.name)};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=FALSE"
+        lines.append(_line(who, f"mailto:{event.attendee.address}"))
     lines += [
         _local("DTSTART", start, zone),
         _local("DTEND", end, zone),

@@ -43,6 +43,7 @@ TABLES = {
     "learning_events",
     "webhook_endpoints",
     "webhook_deliveries",
+    "mail_deliveries",
 }
 
 

@@ -1,13 +1,21 @@
 """Signing in and tokens."""
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from booking.api.deps import Caller, Now, Session
 from booking.api.problems import on_domain_error
 from booking.models import User
 from booking.rules.permissions import Actor
-from booking.schemas.accounts import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, SignIn, TokenIssued, UserPublic
+from booking.schemas.accounts import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenPublic,
+    ProfileUpdate,
+    SignIn,
+    TokenIssued,
+    UserPublic,
+)
 from booking.services import accounts
 from booking.services.guards import require_signed_in
 
@@ -35,6 +43,12 @@ class AuthController(Controller):
     async def me(self, session: Session, actor: Caller) -> UserPublic:
         user = await signed_in(session, actor)
         return await accounts.user_public(session, user)
+
+    @patch("/me")
+    async def update_me(self, session: Session, actor: Caller, data: JSONBody[ProfileUpdate]) -> UserPublic:
+        """Change your name or mail address. Mail about your bookings and classes (with calendar
+        invitations) goes to the address; ``"email": null`` removes it."""
+        return await accounts.update_profile(session, await signed_in(session, actor), data)
 
     @get("/tokens")
     async def list_tokens(self, session: Session, actor: Caller) -> list[ApiTokenPublic]:

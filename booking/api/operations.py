@@ -10,6 +10,7 @@ from booking.observability import (
     ALLOCATIONS_WAITING,
     JOB_WAIT,
     JOBS,
+    MAILS,
     OUTBOX_LAG,
     OUTBOX_PENDING,
     WEBHOOK_DELIVERIES,
@@ -52,6 +53,8 @@ async def metrics(request: Request) -> bytes:
     ALLOCATIONS_WAITING.set(waiting.allocations_waiting)
     WEBHOOK_DELIVERIES.labels("pending").set(waiting.deliveries_pending)
     WEBHOOK_DELIVERIES.labels("dead").set(waiting.deliveries_dead)
+    MAILS.labels("pending").set(waiting.mails_pending)
+    MAILS.labels("dead").set(waiting.mails_dead)
     JOBS.labels("waiting").set(waiting.jobs_waiting)
     JOBS.labels("running").set(waiting.jobs_running)
     JOB_WAIT.set(waiting.job_wait_s)

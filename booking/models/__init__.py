@@ -22,6 +22,7 @@ from booking.models.learning import (
     SessionCode,
     Tier,
 )
+from booking.models.mail import MailDelivery
 from booking.models.organisations import Organisation, OrganisationKind
 from booking.models.policies import RULE_FIELDS, Approval, Policy
 from booking.models.regions import PARENT_LEVEL, Region, RegionLevel
@@ -59,6 +60,7 @@ __all__ = [
     "EventKind",
     "IdempotencyKey",
     "LearningEvent",
+    "MailDelivery",
     "Occurrence",
     "OpeningHours",
     "Organisation",

@@ -24,6 +24,8 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=100, unique=True)
     password_hash: str = Field(max_length=200)
     display_name: str = Field(default="", max_length=200)
+    # Where mail about their bookings and classes goes (with calendar invitations); None: no mail.
+    email: str | None = Field(default=None, max_length=254)
     is_active: bool = True
     failed_logins: int = 0
     # Sign-in attempts are refused until then, after repeated failures.

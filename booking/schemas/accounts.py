@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from pydantic import model_validator
 from sqlmodel import Field, SQLModel
@@ -6,6 +7,20 @@ from sqlmodel import Field, SQLModel
 from booking.models import Role, TokenKind
 
 USERNAME = r"^[a-z0-9][a-z0-9_.-]{2,99}$"
+# A mail address: an ASCII local part (RFC 5322's atext and dots) and a domain of labels, one dot at
+# least. Whether the server delivers to it is its business; this keeps out what cannot be an address.
+EMAIL = (
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+EMAIL_DESCRIPTION = "mail about your bookings and classes, with calendar invitations, goes here"
+
+
+def email_field() -> Any:
+    """An optional mail address, checked against ``EMAIL``."""
+    return Field(default=None, max_length=254, schema_extra={"pattern": EMAIL}, description=EMAIL_DESCRIPTION)
+
+
 ORGANISATION_ROLES = frozenset({Role.venue_manager, Role.organiser, Role.teacher})
 
 
@@ -27,9 +42,21 @@ class GrantCreate(SQLModel):
 
 
 class UserCreate(GrantCreate):
-    username: str = Field(regex=USERNAME, description="3–100 of a-z 0-9 _ . -")
+    username: str = Field(schema_extra={"pattern": USERNAME}, description="3–100 of a-z 0-9 _ . -")
     password: str = Field(min_length=8, max_length=200)
     display_name: str = Field(default="", max_length=200)
+    email: str | None = Field(
+        default=None, max_length=254, schema_extra={"pattern": EMAIL}, description=EMAIL_DESCRIPTION
+    )
+
+
+class ProfileUpdate(SQLModel):
+    """Your own name and mail address; a field left out stays as it is, ``email: null`` removes it."""
+
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(
+        default=None, max_length=254, schema_extra={"pattern": EMAIL}, description=EMAIL_DESCRIPTION
+    )
 
 
 class SignIn(SQLModel):
@@ -72,4 +99,5 @@ class UserPublic(SQLModel):
     id: int
     username: str
     display_name: str
+    email: str | None
     grants: list[GrantPublic]

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from booking.models import Application, ApplicationState, Channel, EnrolmentMode, Outcome, Tier
-from booking.schemas.accounts import USERNAME
+from booking.schemas.accounts import USERNAME, email_field
 
 ID_NUMBER = re.compile(r"^\d{17}[\dX]$")  # a mainland resident identity card number
 
@@ -31,15 +31,16 @@ class ResidentProfile(SQLModel):
     display_name: str = Field(min_length=1, max_length=200)
     home_region_id: int
     birth_year: int = Field(ge=1900, le=2100)
-    phone: str | None = Field(default=None, max_length=30, regex=r"^[0-9+\- ]{5,30}$")
+    phone: str | None = Field(default=None, max_length=30, schema_extra={"pattern": r"^[0-9+\- ]{5,30}$"})
     id_number: IdNumber = Field(default=None, description="kept only as a salted SHA-256 and its last four digits")
 
 
 class CounterRegistration(ResidentProfile):
     """A resident registered at an organisation's counter: an account they can later sign in to."""
 
-    username: str = Field(regex=USERNAME, description="3–100 of a-z 0-9 _ . -")
+    username: str = Field(schema_extra={"pattern": USERNAME}, description="3–100 of a-z 0-9 _ . -")
     password: str | None = Field(default=None, min_length=8, max_length=200)
+    email: str | None = email_field()
 
 
 class ResidentPublic(SQLModel):

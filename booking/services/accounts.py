@@ -24,10 +24,11 @@ from booking.schemas.accounts import (
     ApiTokenCreated,
     ApiTokenPublic,
     GrantPublic,
+    ProfileUpdate,
     UserCreate,
     UserPublic,
 )
-from booking.services.common import require
+from booking.services.common import apply_update, require
 
 SESSION_LIFETIME = timedelta(hours=12)
 FREE_FAILURES = 5  # failed sign-ins before the account is locked for a while
@@ -50,6 +51,7 @@ async def create_user(session: AsyncSession, data: UserCreate, *, now: datetime)
         username=data.username,
         password_hash=_hasher.hash(data.password),
         display_name=data.display_name,
+        email=data.email,
         created_at=now,
     )
     session.add(user)
@@ -67,8 +69,16 @@ async def user_public(session: AsyncSession, user: User) -> UserPublic:
         id=user.id,
         username=user.username,
         display_name=user.display_name,
+        email=user.email,
         grants=[GrantPublic.model_validate(grant) for grant in grants],
     )
+
+
+async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate) -> UserPublic:
+    """Change one's own name or mail address (``email: null`` removes the address: no more mail)."""
+    apply_update(user, data)
+    await session.flush()
+    return await user_public(session, user)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ SHOWN = {
 }
 ENDED = (BookingState.cancelled.value, BookingState.released.value)
 KINDS = ("spaces", "venues", "organisations", "classes", "teachers")
+PRIVATE = "private"  # the family of a person's own feed, whose UIDs their mailed invitations share
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ async def private_scope(session: AsyncSession, token: str) -> Scope:
         .where(Application.resident_id == user.id, Application.state == ApplicationState.enrolled)
     )
     shown = or_(Booking.organisation_id.in_(theirs), Booking.id.in_(learning))
-    return Scope("private", user.display_name or user.username, shown)
+    return Scope(PRIVATE, user.display_name or user.username, shown)
 
 
 def digest(token: str) -> str:
@@ -191,22 +192,7 @@ async def build(session: AsyncSession, scope: Scope, window: Window, *, now: dat
             .limit(MAX_EVENTS)
         )
     )
-    sessions = await _sessions(session, [b.id for b in bookings])
-    places = await _places(session, {b.space_id for b in bookings})
-    organisations = dict(
-        (
-            await session.execute(
-                select(Organisation.id, Organisation.name).where(
-                    Organisation.id.in_({b.organisation_id for b in bookings})
-                )
-            )
-        ).all()
-    )
-    events = tuple(
-        _event(booking, sessions[booking.id], places[booking.space_id], organisations[booking.organisation_id], scope)
-        for booking in bookings
-        if sessions[booking.id]
-    )
+    events = tuple((await events_of(session, bookings, scope)).values())
     days, timed = await _closures(session, scope, window)
     return Feed(
         name=scope.name,
@@ -218,6 +204,28 @@ async def build(session: AsyncSession, scope: Scope, window: Window, *, now: dat
         days=days,
         show_cancelled=scope.people,
     )
+
+
+async def events_of(session: AsyncSession, bookings: list[Booking], scope: Scope) -> dict[int, Event]:
+    """The feed's event of each booking that has sessions to show, by booking id, in order."""
+    sessions = await _sessions(session, [b.id for b in bookings])
+    places = await _places(session, {b.space_id for b in bookings})
+    organisations = dict(
+        (
+            await session.execute(
+                select(Organisation.id, Organisation.name).where(
+                    Organisation.id.in_({b.organisation_id for b in bookings})
+                )
+            )
+        ).all()
+    )
+    return {
+        booking.id: _event(
+            booking, sessions[booking.id], places[booking.space_id], organisations[booking.organisation_id], scope
+        )
+        for booking in bookings
+        if sessions[booking.id]
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """What the operator's endpoints read: whether the database is there with the schema this code
-expects, and how much work is waiting (outbox messages, webhook deliveries, solver runs, jobs)."""
+expects, and how much work is waiting (outbox messages, webhook deliveries, mails, solver runs, jobs)."""
 
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.migrate import alembic_config
-from booking.models import Allocation, OutboxMessage, WebhookDelivery
+from booking.models import Allocation, MailDelivery, OutboxMessage, WebhookDelivery
 from booking.models.teaching import AllocationStatus
 
 
@@ -41,6 +41,8 @@ class Backlog:
     allocations_waiting: int
     deliveries_pending: int = 0  # webhook deliveries waiting for their turn or next attempt
     deliveries_dead: int = 0
+    mails_pending: int = 0  # mails to people waiting for their turn or next attempt
+    mails_dead: int = 0
     jobs_waiting: int = 0  # the job queue (PostgreSQL): due and not yet started
     jobs_running: int = 0
     job_wait_s: float = 0.0  # how long the longest-waiting due job has waited; 0 when none
@@ -78,7 +80,16 @@ async def backlog(session: AsyncSession, now: datetime) -> Backlog:
     states = dict(
         (await session.execute(select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state))).all()
     )
-    backlog = Backlog(pending, lag, waiting or 0, states.get("pending", 0), states.get("dead", 0))
+    mails = dict((await session.execute(select(MailDelivery.state, func.count()).group_by(MailDelivery.state))).all())
+    backlog = Backlog(
+        pending,
+        lag,
+        waiting or 0,
+        states.get("pending", 0),
+        states.get("dead", 0),
+        mails.get("pending", 0),
+        mails.get("dead", 0),
+    )
     if session.bind.dialect.name != "postgresql":  # no job queue: work runs in the server process
         return backlog
     due, running, since, db_now = (await session.execute(_JOBS)).one()

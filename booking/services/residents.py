@@ -102,7 +102,13 @@ async def register_at_counter(
     if await session.scalar(select(User.id).where(User.username == data.username)) is not None:
         raise UsernameTaken(f"username {data.username!r} is taken", field="username")
     password = _hasher.hash(data.password) if data.password else UNUSABLE_PASSWORD
-    user = User(username=data.username, password_hash=password, display_name=data.display_name, created_at=now)
+    user = User(
+        username=data.username,
+        password_hash=password,
+        display_name=data.display_name,
+        email=data.email,
+        created_at=now,
+    )
     session.add(user)
     await session.flush()
     session.add(RoleGrant(user_id=user.id, role=Role.resident))

@@ -7,20 +7,19 @@ the state: which deliveries are due, and what an attempt ended in.
   owns and of its classes; the district's endpoint (no organisation) of everything. ``topics``
   narrows that to some topics (``booking.confirmed``, ``enrolment.promoted``…); empty means all.
 - Deliveries to one endpoint about one booking (or one class) go in the order they were written:
-  one waits while an earlier one is pending. Each is retried with exponential backoff, from
-  ``FIRST_RETRY_S`` up to ``MAX_RETRY_S`` apart, for ``GIVE_UP_AFTER``; then it is dead, kept with
-  its last error, and the next one of its subject goes.
+  one waits while an earlier one is pending. Each is retried on the outbox's schedule
+  (``outbox.retry_in`` for ``outbox.GIVE_UP_AFTER``); then it is dead, kept with its last error,
+  and the next one of its subject goes.
 """
 
 import asyncio
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from booking.errors import NotFound, TooManyEndpoints, UrlNotAllowed
 from booking.models import (
@@ -35,15 +34,11 @@ from booking.models import (
 )
 from booking.rules.permissions import Actor, administers
 from booking.schemas.webhooks import DeliveryPublic, EndpointCreate, EndpointCreated, EndpointPublic
+from booking.services import outbox
 from booking.services.common import PageRequest, page_of
 from booking.services.guards import administered_organisations, allow, organisation_region, require_signed_in
 from integrations import fetch, webhooks
 
-FIRST_RETRY_S = 5
-MAX_RETRY_S = 3600
-GIVE_UP_AFTER = timedelta(hours=24)
-LEASE = timedelta(seconds=60)  # a delivery being sent is hidden this long from other senders
-FAN_OUT_BATCH = 500
 MAX_ENDPOINTS = 20  # per organisation (and for the district)
 
 
@@ -127,18 +122,8 @@ async def list_deliveries(
 # ---- fan-out: outbox messages become deliveries -----------------------------------------------------
 
 
-async def fan_out(session: AsyncSession, *, now: datetime) -> int:
-    """Turn the oldest undelivered outbox messages into one delivery per interested endpoint and
-    mark them handed over; how many messages were handed over."""
-    messages = list(
-        await session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.delivered_at.is_(None))
-            .order_by(OutboxMessage.id)
-            .limit(FAN_OUT_BATCH)
-            .with_for_update(skip_locked=True)
-        )
-    )
+async def fan_out(session: AsyncSession, messages: list[OutboxMessage], *, now: datetime) -> int:
+    """One delivery of each outbox message (``outbox.take_new``) per interested endpoint; how many."""
     if not messages:
         return 0
     endpoints = list(await session.scalars(select(WebhookEndpoint)))
@@ -162,10 +147,7 @@ async def fan_out(session: AsyncSession, *, now: datetime) -> int:
     ]
     if rows:
         await session.execute(WebhookDelivery.__table__.insert(), rows)
-    await session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in messages])).values(delivered_at=now)
-    )
-    return len(messages)
+    return len(rows)
 
 
 def _subject(message: OutboxMessage) -> str:
@@ -214,15 +196,7 @@ class Due:
 async def take_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Due]:
     """The deliveries whose turn it is (none earlier of their subject pending for their endpoint),
     hidden from other senders for ``LEASE``."""
-    earlier = aliased(WebhookDelivery)
-    waiting_behind = exists().where(
-        and_(
-            earlier.endpoint_id == WebhookDelivery.endpoint_id,
-            earlier.subject == WebhookDelivery.subject,
-            earlier.message_id < WebhookDelivery.message_id,
-            earlier.state == DeliveryState.pending,
-        )
-    )
+    waiting_behind = outbox.waiting_behind(WebhookDelivery, "message_id", "endpoint_id", "subject")
     stmt = (
         select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
@@ -241,7 +215,7 @@ async def take_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> 
         await session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id.in_([delivery.id for delivery, _, _ in taken]))
-            .values(next_attempt_at=now + LEASE)
+            .values(next_attempt_at=now + outbox.LEASE)
         )
     return [
         Due(
@@ -270,11 +244,6 @@ def body_of(delivery: WebhookDelivery) -> bytes:
     ).encode()
 
 
-def retry_in(attempts: int) -> timedelta:
-    """After the ``attempts``-th failed attempt: 5 s, 10 s, 20 s… at most an hour."""
-    return timedelta(seconds=min(FIRST_RETRY_S * 2 ** (attempts - 1), MAX_RETRY_S))
-
-
 async def record_attempt(
     session: AsyncSession, due: Due, *, status: int | None, error: str | None, now: datetime
 ) -> DeliveryState:
@@ -282,13 +251,9 @@ async def record_attempt(
     if status is not None and 200 <= status < 300:
         values = {"state": DeliveryState.delivered, "delivered_at": now, "last_error": None}
     else:
-        next_at = now + retry_in(attempts)
-        gone = next_at > due.created_at + GIVE_UP_AFTER
-        values = {
-            "state": DeliveryState.dead if gone else DeliveryState.pending,
-            "next_attempt_at": next_at,
-            "last_error": (error or f"the endpoint answered {status}")[:500],
-        }
+        values = outbox.after_failure(
+            attempts, due.created_at, now=now, error=error or f"the endpoint answered {status}"
+        )
     await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.id == due.delivery_id)

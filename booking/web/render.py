@@ -12,8 +12,9 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup
 
 from booking.models import DEFAULT_TIMEZONE
+from booking.rules import dates
 from booking.schemas.common import local
-from booking.web import dates, i18n, words
+from booking.web import i18n, words
 from booking.web.visitor import CSRF_FIELD, Visitor
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -678,6 +678,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w, a: Req(json={"username": "nobody-here", "password": "not the password"}), dict.fromkeys(ACTORS, 401)
     ),
     ("GET", "/api/v1/auth/me"): Row(lambda w, a: Req(), signed_in(200)),
+    ("PATCH", "/api/v1/auth/me"): Row(lambda w, a: Req(json={"email": f"{a}@example.cn"}), signed_in(200), True),
     ("GET", "/api/v1/auth/tokens"): Row(lambda w, a: Req(), signed_in(200)),
     ("POST", "/api/v1/auth/tokens"): Row(lambda w, a: Req(json={"name": f"integration {a}"}), signed_in(201), True),
     ("POST", "/api/v1/auth/tokens/{token_id:int}/revoke"): Row(own_token, signed_in(200), harmless=True),

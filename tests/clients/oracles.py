@@ -7,6 +7,9 @@ timed values as UTC ISO strings (``2026-03-03T19:00:00+00:00``), all-day values 
 * ``icaljs_occurrences``: ical.js 2 (Thunderbird's engine) through ``icaljs_expand.mjs``; it uses
   the feed's own VTIMEZONEs, so it checks them too. ``./scripts/test`` installs it with npm.
 * ``ical_occurrences``: Home Assistant's strict ``ical`` package (pydantic), its timeline.
+
+``icaljs_itip`` reads an invitation (an iTIP message, which may hold overrides without their
+master) with ical.js, component by component, through ``icaljs_components.mjs``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,22 @@ class OracleError(RuntimeError):
 
 def icaljs_events(ics: bytes, start: datetime, end: datetime) -> list[dict]:
     """ical.js's occurrences as dicts: uid, rid, start, end, status, summary."""
+    done = _icaljs([str(HARNESS), _iso(start), _iso(end)], ics)
+    return [json.loads(line) for line in done.splitlines() if line.strip()]
+
+
+def icaljs_itip(ics: bytes) -> dict:
+    """ical.js's reading of an iTIP message: its method, and each VEVENT's uid, rid, start, end,
+    status, sequence, organizer, attendee, summary and rrule."""
+    return json.loads(_icaljs([str(HERE / "icaljs_components.mjs")], ics))
+
+
+def _icaljs(arguments: list[str], ics: bytes) -> str:
     if not (HERE / "node_modules" / "ical.js" / "package.json").is_file():
         raise OracleError(f"ical.js is not installed: run `npm ci` in {HERE} (./scripts/test does)")
     try:
         done = subprocess.run(
-            [NODE, str(HARNESS), _iso(start), _iso(end)],
+            [NODE, *arguments],
             input=ics,
             capture_output=True,
             cwd=HERE,
@@ -48,7 +62,7 @@ def icaljs_events(ics: bytes, start: datetime, end: datetime) -> list[dict]:
         raise OracleError(f"node is not installed ({NODE!r}): ical.js needs Node.js 18 or later") from error
     if done.returncode != 0:
         raise OracleError(f"ical.js refused the feed: {done.stderr.decode(errors='replace').strip()}")
-    return [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
+    return done.stdout.decode()
 
 
 def icaljs_occurrences(ics: bytes, start: datetime, end: datetime) -> list[Occurrence]:

@@ -13,9 +13,20 @@ import pytest
 from icalendar import Calendar
 
 from booking.rules import recurrence
-from integrations.ical import DayBlock, Event, Feed, FeedError, Session, SessionState, render
+from integrations.ical import (
+    DayBlock,
+    Event,
+    Feed,
+    FeedError,
+    Method,
+    Person,
+    Session,
+    SessionState,
+    invitation,
+    render,
+)
 from integrations.vtimezone import vtimezone
-from tests.clients.oracles import ical_occurrences, icaljs_events, icaljs_occurrences
+from tests.clients.oracles import ical_occurrences, icaljs_events, icaljs_itip, icaljs_occurrences
 
 CREATED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 UPDATED = datetime(2026, 1, 20, 17, 45, 12, tzinfo=UTC)
@@ -464,3 +475,64 @@ def test_every_parser_reads_the_feed_without_complaint():
         assert component.errors == [], component.name
     assert ical_occurrences(body, *WIDE)  # parses strictly (UNTIL in UTC, known zones)
     assert icaljs_occurrences(body, *WIDE)
+
+
+# ---- invitations (iTIP over mail) ---------------------------------------------------------------
+
+ORGANIZER = Person("Riverside Library; Hall A", "noreply@venues.example.org")
+ATTENDEE = Person("Li, Ming", "li.ming@example.org")
+
+
+def invited(**overrides) -> Event:
+    return replace(make_event(**overrides), organizer=ORGANIZER, attendee=ATTENDEE)
+
+
+def test_a_request_carries_the_event_as_it_now_is_with_organizer_and_attendee():
+    event = invited()
+    moved = event.sessions[MOVED]
+    sessions = list(event.sessions)
+    sessions[MOVED] = replace(moved, start=moved.start + timedelta(days=1), end=moved.end + timedelta(days=1))
+    event = replace(event, sessions=tuple(sessions))
+
+    ics = invitation(event, Method.request)
+
+    read = icaljs_itip(ics)
+    assert read["method"] == "REQUEST"
+    assert {e["uid"] for e in read["events"]} == {event.uid}
+    assert {(e["organizer"], e["attendee"]) for e in read["events"]} == {
+        ("mailto:noreply@venues.example.org", "mailto:li.ming@example.org")
+    }
+    [override] = [e for e in read["events"] if e["rid"]]
+    assert override["start"].replace("Z", "+00:00").replace(".000", "") == iso(moved.start + timedelta(days=1))
+    assert b'ORGANIZER;CN="Riverside Library; Hall A":mailto:' in ics  # a separator in a name is quoted
+    assert b'ATTENDEE;CN="Li, Ming";ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=FALSE' in ics
+    assert len(ical_occurrences(ics, *WIDE)) == WEEKS
+    assert b"REFRESH-INTERVAL" not in ics and b"X-WR-CALNAME" not in ics  # a message, not a feed
+
+
+def test_a_cancel_of_sessions_names_each_by_its_recurrence_id_in_the_venue_s_zone():
+    event = invited(zone="America/New_York", first=SERIES_STARTS["America/New_York"])
+    gone = [event.sessions[1].original_start, event.sessions[5].original_start]  # either side of DST
+
+    read = icaljs_itip(invitation(event, Method.cancel, gone))
+
+    assert read["method"] == "CANCEL"
+    assert [(e["uid"], e["status"], e["sequence"]) for e in read["events"]] == [(event.uid, "CANCELLED", 3)] * 2
+    assert [e["rid"] for e in read["events"]] == [m.strftime("%Y-%m-%dT%H:%M:%S.000Z") for m in gone]
+
+
+def test_a_cancel_of_the_whole_event_is_one_component_without_recurrence_id():
+    event = invited()
+
+    read = icaljs_itip(invitation(event, Method.cancel))
+
+    assert [(e["uid"], e["rid"], e["status"]) for e in read["events"]] == [(event.uid, None, "CANCELLED")]
+    one_off = invited(rrule=None, instances=(), sessions=event.sessions[:1])
+    assert [e["status"] for e in icaljs_itip(invitation(one_off, Method.cancel, [event.starts_at]))["events"]] == [
+        "CANCELLED"
+    ]
+
+
+def test_an_invitation_names_its_organizer_and_attendee():
+    with pytest.raises(FeedError, match="organizer and attendee"):
+        invitation(make_event(), Method.request)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from booking.web import dates, i18n
+from booking.rules import dates
+from booking.web import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "booking" / "web" / "templates"
