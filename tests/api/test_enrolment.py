@@ -84,6 +84,8 @@ async def test_profiles_are_for_resident_accounts_and_bad_ones_are_refused(as_us
     await refused(engine, await resident.put("/me/resident", json=bad_id), 422, "invalid_request", before)
     no_region = {**body, "home_region_id": 99999}
     await refused(engine, await resident.put("/me/resident", json=no_region), 422, "invalid_request", before)
+    bad_phone = {**body, "phone": "call me maybe"}
+    await refused(engine, await resident.put("/me/resident", json=bad_phone), 422, "invalid_request", before)
 
 
 async def test_counter_staff_register_a_resident_who_has_no_password_yet(as_user, world, engine):

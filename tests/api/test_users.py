@@ -77,6 +77,21 @@ async def test_grants_need_the_right_scope(world):
     assert org_admin.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "fields", [{"username": "Li Ming"}, {"username": "x"}, {"email": "li ming@example.cn"}, {"email": "li@example"}]
+)
+async def test_a_malformed_username_or_address_is_refused(world, engine, fields):
+    admin = world["town_admin"]
+    before = await _count(engine)
+
+    response = await admin.post(
+        "/users", json=account("z-one", "venue_manager", organisation_id=world["school"]["id"]) | fields
+    )
+
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_request"), response.text
+    assert await _count(engine) == before
+
+
 async def test_adding_and_removing_grants(world):
     admin = world["town_admin"]
     user = (
