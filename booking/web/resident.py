@@ -9,10 +9,13 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Response, Template
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.api.deps import Now, Session
 from booking.api.feeds import SUFFIX, feed_links
+from booking.models import User
+from booking.schemas.accounts import ProfileUpdate
 from booking.services import accounts, enrolment, learning_records
 from booking.services.residents import resident_for
 from booking.web import i18n
@@ -53,6 +56,26 @@ async def _change_application(
 def _resident_field(form: dict[str, Any]) -> str | None:
     value = form.get("resident")
     return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+MAIL_NOTICES = ("saved", "removed")
+MailNotice = Annotated[str | None, QueryParameter(max_length=10)]
+
+
+async def _calendar_page(session: AsyncSession, visitor: Visitor, *, status: int = 200, **shown: Any) -> Template:
+    """My calendar: the private feed's address (``issued`` just now, with its ``qr``), and the
+    address mail goes to (``mail_error``: what was ``typed`` is not one; ``mail_done``: saved or removed)."""
+    user = await session.get(User, visitor.actor.user_id)
+    context = {"issued": None, "qr": None, "mail_error": False, "mail_done": None, "typed": None} | shown
+    return page(
+        visitor,
+        "my_calendar.html",
+        status=status,
+        section="my-calendar",
+        current=await accounts.private_feed(session, visitor.actor.user_id),
+        email=user.email,
+        **context,
+    )
 
 
 class AccountPages(Controller):
@@ -165,11 +188,28 @@ class ResidentPages(Controller):
         )
 
     @get("/me/calendar")
-    async def my_calendar(self, request: Request, session: Session, visitor: ThisVisitor) -> Template | Redirect:
+    async def my_calendar(
+        self, request: Request, session: Session, visitor: ThisVisitor, mail: MailNotice = None
+    ) -> Template | Redirect:
         if not visitor.signed_in:
             return _signin(request)
-        current = await accounts.private_feed(session, visitor.actor.user_id)
-        return page(visitor, "my_calendar.html", section="my-calendar", current=current, issued=None, qr=None)
+        return await _calendar_page(session, visitor, mail_done=mail if mail in MAIL_NOTICES else None)
+
+    @post("/me/mail")
+    async def mail_change(self, request: Request, session: Session, visitor: ThisVisitor) -> Template | Redirect:
+        """Give, change or remove the address mail about one's classes goes to."""
+        form = await posted(request, visitor)
+        if not visitor.signed_in:
+            return _signin(request)
+        typed = None if form.get("action") == "remove" else str(form.get("email", "")).strip()
+        try:
+            change = ProfileUpdate.model_validate({"email": typed})
+        except ValidationError:
+            return await _calendar_page(session, visitor, status=422, mail_error=True, typed=typed)
+        user = await session.get(User, visitor.actor.user_id)
+        await accounts.update_profile(session, user, change)
+        done = "removed" if change.email is None else "saved"
+        return Redirect(f"/me/calendar?mail={done}#mail", status_code=303, cookies=visitor.cookies)
 
     @post("/me/calendar")
     async def calendar_change(
@@ -185,11 +225,5 @@ class ResidentPages(Controller):
         token = await accounts.issue_feed_token(session, visitor.actor.user_id, now=now)
         issued = feed_links(request, f"/feeds/private/{token}{SUFFIX}")
         _ = i18n.gettext_for(visitor.lang)
-        return page(
-            visitor,
-            "my_calendar.html",
-            section="my-calendar",
-            current=await accounts.private_feed(session, visitor.actor.user_id),
-            issued=issued,
-            qr=qr_svg(issued.https, _("QR code of your private calendar's address")),
-        )
+        qr = qr_svg(issued.https, _("QR code of your private calendar's address"))
+        return await _calendar_page(session, visitor, issued=issued, qr=qr)

@@ -4,7 +4,7 @@ guards (CSRF, other people's records, stale sessions)."""
 
 from sqlalchemy import func, select
 
-from booking.models import ApiToken, Application
+from booking.models import ApiToken, Application, User
 from tests.learning import add_resident
 from tests.web.site import RESIDENT, csrf_of, post_form, sign_in, text_of
 
@@ -246,3 +246,30 @@ async def test_a_venue_page_shows_spaces_hours_and_a_week_of_free_and_busy_time(
     assert f"webcal://testserver/feeds/spaces/{site.world.space}.ics" in page.text
     far = await site.pages.get(f"/venues/{site.world.venue}?week=2035-01-01")
     assert far.status_code == 422
+
+
+async def test_a_resident_gives_and_removes_the_address_mail_goes_to(site, engine):
+    await sign_in(site.pages, RESIDENT["username"], RESIDENT["password"])
+
+    wrong = await post_form(site.pages, "/me/calendar", "/me/mail", {"action": "save", "email": "li xiuying@qq"})
+    assert wrong.status_code == 422
+    assert "请输入正确的邮箱地址" in text_of(wrong.text) and 'aria-invalid="true"' in wrong.text
+    assert 'value="li xiuying@qq"' in wrong.text  # what was typed stays, to be corrected
+    saved = await post_form(site.pages, "/me/calendar", "/me/mail", {"action": "save", "email": "lxy@example.cn"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/me/calendar?mail=saved#mail"
+    assert "已保存。课程的通知邮件会发到 lxy@example.cn。" in text_of(
+        (await site.pages.get("/me/calendar?mail=saved")).text
+    )
+    async with engine.connect() as connection:
+        assert (
+            await connection.scalar(select(User.email).where(User.username == RESIDENT["username"])) == "lxy@example.cn"
+        )
+
+    removed = await post_form(site.pages, "/me/calendar", "/me/mail", {"action": "remove"})
+    assert removed.headers["location"] == "/me/calendar?mail=removed#mail"
+    assert await address_of(engine, RESIDENT["username"]) is None
+
+
+async def address_of(engine, username: str) -> str | None:
+    async with engine.connect() as connection:
+        return await connection.scalar(select(User.email).where(User.username == username))
