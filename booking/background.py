@@ -71,6 +71,10 @@ class Work:
     clock: Callable[[], datetime]
     settings: Settings
     stopping: threading.Event = field(default_factory=threading.Event)
+    mailer: Mailer | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mailer = Mailer.from_settings(self.settings)  # a malformed SMTP URL stops the start, not each round
 
     def runner(self) -> AllocationRunner:
         return AllocationRunner(
@@ -87,7 +91,7 @@ class Work:
             self.clock,
             every_s=self.settings.deliver_every_s,
             internal=self.settings.webhooks_to_internal_network,
-            mailer=Mailer.from_settings(self.settings),
+            mailer=self.mailer,
         )
 
 

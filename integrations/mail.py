@@ -6,7 +6,7 @@ The SMTP server is given as a URL: ``smtp://host:25`` (plain), ``smtp+starttls:/
 
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -34,7 +34,7 @@ class SmtpServer:
     port: int
     security: str  # "plain", "starttls" or "tls"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
 
     @classmethod
     def from_url(cls, url: str) -> "SmtpServer":
