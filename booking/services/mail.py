@@ -137,8 +137,8 @@ async def _letters(session: AsyncSession, message: OutboxMessage, sender: Mailbo
         people = await _people(session, [booking.requested_by_id])
         if kind in SESSION_CHANGES:
             people += await _enrolled(session, booking.id)
-        words, method, cancelled = await _booking_news(session, booking, kind, payload)
-        return await _write(session, message, sender, people, [booking], words, method, cancelled, now=now)
+        words, method, concerned = await _booking_news(session, booking, kind, payload)
+        return await _write(session, message, sender, people, [booking], words, method, concerned, now=now)
     if topic in ("enrolment.promoted", "enrolment.cancelled") and payload.get("resident_id") is not None:
         offer = await session.get(CommunityClass, message.class_id)
         if offer is None:
@@ -173,7 +173,7 @@ async def _booking_news(
     session: AsyncSession, booking: Booking, kind: str, payload: dict
 ) -> tuple[_Words, Method | None, tuple[datetime, ...]]:
     """What to say of a booking's change, the invitation's method, and the original starts of the
-    sessions a CANCEL is about (none: the whole booking)."""
+    sessions it is about (none: the whole booking)."""
     title, reason = booking.title, payload.get("reason") or ""
     if kind == "confirmed":
         news = ("您的场地申请已获批准。", "Your request was approved.")
@@ -181,23 +181,23 @@ async def _booking_news(
     if kind == "rejected":
         news = ("很抱歉，您的场地申请未获批准。", "Sorry: your request was not approved.")
         return _Words(title, ("申请未获批准", "Request not approved"), news, reason), None, ()
+    concerned = tuple(
+        await session.scalars(
+            select(Occurrence.original_starts_at).where(Occurrence.id.in_(payload.get("occurrence_ids") or [-1]))
+        )
+    )
     if kind in ("moved", "added"):
         news = {
             "moved": ("有课次改了时间或地点，新的安排如下。", "A session moved; this is how it stands now."),
             "added": ("有课次重新加回了安排。", "A session was added back."),
         }[kind]
         subject = {"moved": ("时间变更", "Session moved"), "added": ("新增课次", "Session added")}[kind]
-        return _Words(title, subject, news, reason), Method.request, ()
+        return _Words(title, subject, news, reason), Method.request, concerned
     if payload.get("to_state") in ENDED:
         news = ("整个预订已取消，以下课次都不再进行。", "The whole booking is cancelled.")
         return _Words(title, ("已取消", "Cancelled"), news, reason), Method.cancel, ()
-    originals = tuple(
-        await session.scalars(
-            select(Occurrence.original_starts_at).where(Occurrence.id.in_(payload.get("occurrence_ids") or [-1]))
-        )
-    )
     news = ("以下课次已取消。", "These sessions are cancelled.")
-    return _Words(title, ("课次取消", "Session cancelled"), news, reason), Method.cancel, originals
+    return _Words(title, ("课次取消", "Session cancelled"), news, reason), Method.cancel, concerned
 
 
 async def _people(session: AsyncSession, user_ids: Sequence[int | None]) -> list[tuple[int, Mailbox]]:
@@ -228,12 +228,13 @@ async def _write(
     bookings: list[Booking],
     words: _Words,
     method: Method | None,
-    cancelled: tuple[datetime, ...],
+    concerned: tuple[datetime, ...],
     *,
     now: datetime,
 ) -> list[_Letter]:
     """One mail per person and booking (an iTIP message is about one event), or one without an
-    invitation when there is no booking to speak of."""
+    invitation when there is no booking to speak of. ``concerned``: the original starts of the
+    sessions the news is about (a CANCEL cancels just those); none, the whole booking."""
     if not people:
         return []
     events = await feeds.events_of(session, bookings, _PRIVATE) if bookings else {}
@@ -249,8 +250,8 @@ async def _write(
             if event is not None and method is not None:
                 organizer = Person(organisers[booking.organisation_id], sender.address)
                 named = dataclasses.replace(event, organizer=organizer, attendee=Person(to.name, to.address))
-                attachment = invitation(named, method, cancelled)
-            text = _text(words, to, event, cancelled, now=now)
+                attachment = invitation(named, method, concerned if method is Method.cancel else ())
+            text = _text(words, to, event, concerned, now=now)
             booking_id = booking.id if booking is not None else 0
             content = compose(
                 sender=sender,
@@ -274,13 +275,13 @@ async def _organisation_names(session: AsyncSession, ids: set[int]) -> dict[int,
     )
 
 
-def _text(words: _Words, to: Mailbox, event: Event | None, cancelled: tuple[datetime, ...], *, now: datetime) -> str:
+def _text(words: _Words, to: Mailbox, event: Event | None, concerned: tuple[datetime, ...], *, now: datetime) -> str:
     """The mail's text: Chinese, then English; the sessions concerned in the venue's time."""
     parts = []
     for lang, greeting, index in (("zh", f"{to.name}，您好：", 0), ("en", f"Dear {to.name},", 1)):
         lines = [greeting, "", words.news[index], "", words.title]
         if event is not None:
-            lines += [event.location, *_sessions(event, cancelled, lang, now=now)]
+            lines += [event.location, *_sessions(event, concerned, lang, now=now)]
         if words.reason:
             lines += ["", ("原因：" if lang == "zh" else "Reason: ") + words.reason]
         if event is not None:
@@ -289,15 +290,21 @@ def _text(words: _Words, to: Mailbox, event: Event | None, cancelled: tuple[date
     return "\n\n----\n\n".join(parts) + "\n"
 
 
-def _sessions(event: Event, cancelled: tuple[datetime, ...], lang: str, *, now: datetime) -> list[str]:
+def _sessions(event: Event, concerned: tuple[datetime, ...], lang: str, *, now: datetime) -> list[str]:
+    """The sessions the news is about (else those still to come), each as the venue's clock has it;
+    a moved one also says when it was."""
     zone = ZoneInfo(event.timezone)
-    if cancelled:
-        chosen = [s for s in event.sessions if s.original_start in set(cancelled)]
+    if concerned:
+        chosen = [s for s in event.sessions if s.original_start in set(concerned)]
     else:
         chosen = [s for s in event.sessions if s.end > now] or list(event.sessions[-1:])
-    shown = [
-        "· " + dates.span(s.start.astimezone(zone), s.end.astimezone(zone), lang) for s in chosen[:MAX_SESSIONS_LISTED]
-    ]
+    shown = []
+    for s in chosen[:MAX_SESSIONS_LISTED]:
+        line = "· " + dates.span(s.start.astimezone(zone), s.end.astimezone(zone), lang)
+        if s.start != s.original_start:
+            was = dates.moment(s.original_start.astimezone(zone), lang)
+            line += f"（原定 {was}）" if lang == "zh" else f" (was {was})"
+        shown.append(line)
     more = len(chosen) - len(shown)
     if more > 0:
         shown.append(f"…另有 {more} 次" if lang == "zh" else f"… and {more} more")

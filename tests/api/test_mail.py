@@ -259,6 +259,8 @@ async def test_a_moved_session_mails_a_request_with_its_new_time(client, world, 
     [mail] = mails.to("lixiuying@example.cn")
     method, ics = invitation(mail)
     assert method == "REQUEST" and mail["Subject"].startswith("时间变更：书法入门")
+    assert "· 2027年3月2日 周二 19:00–20:30（原定 2027年3月1日 周一 19:00）" in text_of(mail)
+    assert "· Tue 2 March 2027, 19:00–20:30 (was Mon 1 March 2027, 19:00)" in text_of(mail)
     starts = [start for start, _, _ in icaljs_occurrences(ics, *WINDOW)]
     old_start = datetime.fromisoformat(first["starts_at"]).astimezone(UTC).isoformat()
     assert new_start.astimezone(UTC).isoformat() in starts and old_start not in starts
