@@ -96,7 +96,7 @@ class Work:
 
 
 class InProcess:
-    """SQLite: the allocation runner, the sweeper and the webhook deliverer as loops of this process."""
+    """SQLite: the allocation runner, the sweeper and the deliverer (webhooks, mail) as loops of this process."""
 
     def __init__(self, work: Work) -> None:
         settings = work.settings
