@@ -23,7 +23,7 @@ receiver (once deduplicated) and no delivery is pending or dead; every mail writ
 SMTP server and none is pending or dead; no job is left running and no solver run either. The
 exit status is non-zero if anything was lost. Timing never fails the run.
 
-    .venv/bin/python bench/soak.py [--requests 10000] [--seconds 180] [--clients 64]
+    .venv/bin/python bench/soak.py [--requests 10000] [--seconds 180] [--clients 64] [--no-mail]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
 class Fleet:
     database_url: str
     log_dir: Path
-    smtp_port: int
+    smtp_port: int | None  # None: the processes send no mail
     ports: list[int] = field(default_factory=list)
     apis: list[subprocess.Popen] = field(default_factory=list)
     workers: list[subprocess.Popen] = field(default_factory=list)
@@ -127,7 +127,7 @@ class Fleet:
             "VENUESHARE_LOG_LEVEL": "warning",
             "VENUESHARE_WEBHOOKS_TO_INTERNAL_NETWORK": "1",
             "VENUESHARE_POOL_SIZE": "10",
-            "VENUESHARE_SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}",
+            "VENUESHARE_SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}" if self.smtp_port else "",
         }
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
@@ -422,7 +422,7 @@ def run(args: argparse.Namespace) -> tuple[str, bool]:
     with scratch_database(args.postgres_url, prefix="venueshare_soak") as url, tempfile.TemporaryDirectory() as logs:
         app_url, dsn = driver_url(url, "postgresql+asyncpg"), driver_url(url, "postgresql")
         upgrade(app_url)
-        fleet = Fleet(app_url, Path(logs), mail_server.port)
+        fleet = Fleet(app_url, Path(logs), None if args.no_mail else mail_server.port)
         try:
             fleet.start()
             base = f"http://127.0.0.1:{fleet.ports[0]}"
@@ -461,6 +461,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--no-mail", action="store_true", help="no SMTP server for the processes: no mail written")
     args = parser.parse_args(argv)
     if args.requests < args.clients or args.seconds < 30 or args.clients < 1:
         parser.error("need requests >= clients >= 1 and seconds >= 30")
