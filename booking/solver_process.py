@@ -28,6 +28,7 @@ from typing import Any
 import scheduling
 from booking.services import allocations
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # a stop from outside: a service manager, Ctrl-C
 STOP_GRACE_S = 1.5  # a stopped child that has not answered by then is killed
 MIN_SOLVE_S = 1.0  # the solver's time limit, however late the child started
 OUT_OF_MEMORY_EXIT = 3  # the child's exit status when its memory ran out (reporting it needs memory too)
@@ -124,7 +125,14 @@ class SolverProcess:
         child raised or died. No child outlives this call.
         """
         self.started_at = time.monotonic()
-        self._process.start()  # quick: its arguments are small
+        # Spawned with SIGTERM and SIGINT blocked (a signal mask outlives exec): one that reaches the
+        # whole process group while the child is still starting waits, and is taken as a stop once
+        # the child listens for it, instead of killing it before it could answer with its best plan.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._process.start()  # quick: its arguments are small
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._job_reader.close()  # the child holds the only ends it reads and writes now:
         self._sending.close()  # its death fails our writes and ends our reads
         handing_over = asyncio.ensure_future(asyncio.to_thread(self._hand_over))
@@ -231,9 +239,10 @@ def _stop_on_signals() -> threading.Event:
     signalled = threading.Event()
     reader, writer = os.pipe()
     os.set_blocking(writer, False)
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda *_: signalled.set())
     signal.set_wakeup_fd(writer)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # one sent while starting arrives now
 
     def wait() -> None:
         os.read(reader, 1)

@@ -94,14 +94,23 @@ async def test_a_run_whose_worker_was_killed_is_solved_by_another(make, crowded_
     assert sample(metrics, "venueshare_solver_runs_total", outcome="done") == 1  # the second worker's own
 
 
-async def test_a_stopped_worker_ends_its_solve_and_leaves_nothing_running(make, crowded_term, db_url, engine):  # noqa: F811
+# A deploy's stop, which does not wait out the solve: to the main process alone (``docker stop``), or
+# to the whole process group, solver included (a terminal's Ctrl-C, systemd's default KillMode).
+@pytest.mark.parametrize("group", [False, True], ids=["main-process", "process-group"])
+async def test_a_stopped_worker_ends_its_solve_and_leaves_nothing_running(
+    make,
+    crowded_term,  # noqa: F811
+    db_url,
+    engine,
+    group,
+):
     client = make.client
     run = await created(await client.post("/allocations", json={**TERM, "time_limit_s": 30}))
     first = start_worker(db_url)
     try:
         await progress_seen(client, run["id"])
     finally:
-        stop(first, signal.SIGTERM, group=False)  # a deploy's stop: it does not wait out the solve
+        stop(first, signal.SIGTERM, group=group)
 
     stopped = (await client.get(f"/allocations/{run['id']}")).json()
     [(task, status, attempts, _)] = await jobs(engine)
