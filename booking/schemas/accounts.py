@@ -45,18 +45,14 @@ class UserCreate(GrantCreate):
     username: str = Field(schema_extra={"pattern": USERNAME}, description="3–100 of a-z 0-9 _ . -")
     password: str = Field(min_length=8, max_length=200)
     display_name: str = Field(default="", max_length=200)
-    email: str | None = Field(
-        default=None, max_length=254, schema_extra={"pattern": EMAIL}, description=EMAIL_DESCRIPTION
-    )
+    email: str | None = email_field()
 
 
 class ProfileUpdate(SQLModel):
     """Your own name and mail address; a field left out stays as it is, ``email: null`` removes it."""
 
     display_name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(
-        default=None, max_length=254, schema_extra={"pattern": EMAIL}, description=EMAIL_DESCRIPTION
-    )
+    email: str | None = email_field()
 
 
 class SignIn(SQLModel):
