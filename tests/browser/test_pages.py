@@ -80,3 +80,26 @@ async def test_the_focus_is_always_visible(browser, live_server, live_site):
             await page.goto(live_server.url + path)
             assert await focus_visible(page, max_tabs=30) == [], path
         await context.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_wrong_mail_address_is_shown_plainly_and_its_link_leads_to_the_field(browser, live_server, live_site):
+    problems = {}
+    for elder in MODES:
+        context = await visit(browser, live_server.url, elder=elder)
+        page = await context.new_page()
+        await sign_in_in(page, live_server.url)
+        for width in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 800})
+            await page.goto(f"{live_server.url}/me/calendar")
+            await page.fill("#email", "li xiuying@qq")
+            async with page.expect_navigation():
+                await page.click("button[name=action][value=save]")
+            assert (await page.title()).startswith("错误：")
+            found = await measure(page, elder, width)
+            if found:
+                problems[("elder" if elder else "standard", width)] = found
+            await page.click(".error-summary a")
+            assert await page.evaluate("document.activeElement.id") == "email"
+        await context.close()
+    assert problems == {}
