@@ -326,22 +326,16 @@ class Due:
 async def take_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Due]:
     """The mails whose turn it is (none earlier to their person about their booking pending),
     hidden from other senders for ``LEASE``."""
-    waiting_behind = outbox.waiting_behind(MailDelivery, "id", "user_id", "booking_id")
     stmt = (
         select(MailDelivery)
-        .where(MailDelivery.state == DeliveryState.pending, MailDelivery.next_attempt_at <= now, ~waiting_behind)
+        .where(outbox.due(MailDelivery, "id", "user_id", "booking_id", now=now))
         .order_by(MailDelivery.id)
         .limit(limit)
     )
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     taken = list(await session.scalars(stmt))
-    if taken:
-        await session.execute(
-            update(MailDelivery)
-            .where(MailDelivery.id.in_([m.id for m in taken]))
-            .values(next_attempt_at=now + outbox.LEASE)
-        )
+    await outbox.lease(session, MailDelivery, [m.id for m in taken], now=now)
     return [Due(m.id, m.to_address, m.content, m.attempts, m.created_at) for m in taken]
 
 

@@ -41,17 +41,24 @@ def retry_in(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY_S * 2 ** (attempts - 1), MAX_RETRY_S))
 
 
-def waiting_behind(model, order: str, *same: str):
-    """A condition on ``model`` (a delivery table): an earlier row (by ``order``) with the same
-    ``same`` columns is still pending, so this one waits its turn."""
+def due(model, order: str, *same: str, now: datetime):
+    """A condition on ``model`` (a delivery table): pending, its next attempt come, and its turn:
+    no earlier row (by ``order``) with the same ``same`` columns is still pending."""
     earlier = aliased(model)
-    return exists().where(
+    waiting_behind = exists().where(
         and_(
             *(getattr(earlier, column) == getattr(model, column) for column in same),
             getattr(earlier, order) < getattr(model, order),
             earlier.state == DeliveryState.pending,
         )
     )
+    return and_(model.state == DeliveryState.pending, model.next_attempt_at <= now, ~waiting_behind)
+
+
+async def lease(session: AsyncSession, model, ids: list[int], *, now: datetime) -> None:
+    """Hide the rows being sent from other senders for ``LEASE`` (a sender that dies gives them back)."""
+    if ids:
+        await session.execute(update(model).where(model.id.in_(ids)).values(next_attempt_at=now + LEASE))
 
 
 def after_failure(attempts: int, created_at: datetime, *, now: datetime, error: str, permanent: bool = False) -> dict:

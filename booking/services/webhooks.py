@@ -196,27 +196,17 @@ class Due:
 async def take_due(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[Due]:
     """The deliveries whose turn it is (none earlier of their subject pending for their endpoint),
     hidden from other senders for ``LEASE``."""
-    waiting_behind = outbox.waiting_behind(WebhookDelivery, "message_id", "endpoint_id", "subject")
     stmt = (
         select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(
-            WebhookDelivery.state == DeliveryState.pending,
-            WebhookDelivery.next_attempt_at <= now,
-            ~waiting_behind,
-        )
+        .where(outbox.due(WebhookDelivery, "message_id", "endpoint_id", "subject", now=now))
         .order_by(WebhookDelivery.message_id)
         .limit(limit)
     )
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
     taken = (await session.execute(stmt)).all()
-    if taken:
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_([delivery.id for delivery, _, _ in taken]))
-            .values(next_attempt_at=now + outbox.LEASE)
-        )
+    await outbox.lease(session, WebhookDelivery, [delivery.id for delivery, _, _ in taken], now=now)
     return [
         Due(
             delivery.id,
