@@ -246,7 +246,8 @@ async def _places(session: AsyncSession, space_ids: set[int]) -> dict[int, _Plac
 
 async def _sessions(session: AsyncSession, booking_ids: list[int]) -> dict[int, list[Session]]:
     """One session per date of each booking (a divisible space has a row per leaf: one is enough);
-    rows superseded by a move are left out, the session lives on at its new time."""
+    rows superseded by a move are left out, the session lives on at its new time. A date cancelled
+    and added again has both rows: the newest says how it stands."""
     found: dict[int, dict[datetime, Session]] = defaultdict(dict)
     rows = await session.execute(
         select(
@@ -257,7 +258,7 @@ async def _sessions(session: AsyncSession, booking_ids: list[int]) -> dict[int, 
             Occurrence.state,
         )
         .where(Occurrence.booking_id.in_(booking_ids), Occurrence.state.in_(list(SHOWN)))
-        .order_by(Occurrence.booking_id, Occurrence.original_starts_at, Occurrence.id)
+        .order_by(Occurrence.booking_id, Occurrence.original_starts_at, Occurrence.id.desc())
     )
     for booking_id, original, start, end, state in rows:
         found[booking_id].setdefault(original, Session(original, start, end, SHOWN[state]))

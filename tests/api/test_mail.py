@@ -132,7 +132,7 @@ async def enrol(engine, world, clock, people) -> None:
 
 
 async def test_a_person_gives_changes_and_removes_their_address(client):
-    organiser = client
+    organiser = client  # a district administrator: anyone signed in keeps an address of their own
     me = await give_address(organiser, "li.ming@example.cn")
     assert me["email"] == "li.ming@example.cn"
     assert (await organiser.get("/auth/me")).json()["email"] == "li.ming@example.cn"
@@ -240,6 +240,27 @@ async def test_a_cancelled_session_mails_its_enrolled_residents_a_cancel_of_that
     assert "2027年3月8日 周一 19:00–20:30" in text_of(mail) and "Mon 8 March 2027, 19:00–20:30" in text_of(mail)
     strict = IcsCalendarStream.calendar_from_ics(ics.decode())
     assert strict.method == "CANCEL" and [e.uid for e in strict.events] == [event["uid"]]
+
+
+async def test_a_session_added_back_mails_a_request_that_holds_it(client, world, engine, clock, deliverer, mails):
+    resident = await add_resident(engine, clock.now, world.community, http=client)
+    await give_address(resident.http, "lixiuying@example.cn")
+    await enrol(engine, world, clock, [resident])
+    second = world.occurrences[1]
+    assert (await client.post(f"/bookings/{world.booking}/occurrences/{second['id']}/cancel")).status_code == 200
+    added = await client.post(f"/bookings/{world.booking}/occurrences", json={"starts_at": second["starts_at"]})
+    assert added.status_code == 200, added.text
+
+    await deliverer.deliver()
+
+    cancel, request = mails.to("lixiuying@example.cn")  # in the order they happened
+    assert (invitation(cancel)[0], invitation(request)[0]) == ("CANCEL", "REQUEST")
+    assert request["Subject"].startswith("新增课次：书法入门")
+    sessions = icaljs_occurrences(invitation(request)[1], *WINDOW)
+    second_start = datetime.fromisoformat(second["starts_at"]).astimezone(UTC).isoformat()
+    assert len(sessions) == 5 and (second_start, "CONFIRMED") in [(start, status) for start, _, status in sessions]
+    feed = icaljs_occurrences(await private_feed(resident.http), *WINDOW)
+    assert (second_start, "CONFIRMED") in [(start, status) for start, _, status in feed]  # the feed agrees
 
 
 async def test_a_moved_session_mails_a_request_with_its_new_time(client, world, engine, clock, deliverer, mails):
